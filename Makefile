@@ -1,0 +1,69 @@
+# Greybound Lab — two commands: `make demo` and `make test`. Each sets itself up first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY      := .venv/bin/python
+PIP     := .venv/bin/pip
+LAB     := .venv/bin/greybound-lab
+PYTEST  := .venv/bin/pytest
+CARGO   ?= cargo
+EXTRAS  ?= dev,spice
+JOBS    ?= 2
+RUST_SRC := $(shell find rust -name '*.rs' -o -name 'Cargo.toml' 2>/dev/null | grep -v '/target/')
+EXT_STAMP := .venv/.greybound-ext-stamp
+DEPS_STAMP := .venv/.greybound-deps-stamp
+
+.PHONY: help setup system-deps demo test test-all bench lint rust-test py-test clean
+
+help:
+	@echo "make demo      set up, then run the lab's default job and write reports/"
+	@echo "make test      set up, then cargo test + pytest (excludes slow, bench)"
+	@echo "make test-all  as test, plus the slow cases"
+	@echo "make bench     criterion + pytest-benchmark, results into the trend store"
+	@echo "make lint      ruff, cargo fmt --check, cargo clippy -D warnings"
+
+# ---- set-up (idempotent; fast when done) -------------------------------------------------
+system-deps:
+	@bash .ci/system-deps.sh
+
+.venv/bin/python:
+	python3 -m venv .venv
+
+$(DEPS_STAMP): pyproject.toml | .venv/bin/python
+	$(PIP) install -q --upgrade "pip>=24" "maturin==1.16.0"
+	$(PY) .ci/install_deps.py $(EXTRAS)
+	@touch $@
+
+$(EXT_STAMP): $(DEPS_STAMP) $(RUST_SRC) rust/Cargo.lock
+	cd . && VIRTUAL_ENV=$(CURDIR)/.venv .venv/bin/maturin develop --release -q
+	@touch $@
+
+setup: system-deps $(EXT_STAMP)
+
+# ---- jobs --------------------------------------------------------------------------------
+demo: setup
+	$(LAB) demo --output-dir reports
+
+rust-test:
+	cd rust && $(CARGO) test --workspace --quiet
+
+py-test: setup
+	$(PYTEST) -n $(JOBS)
+
+test: setup rust-test py-test
+
+test-all: setup rust-test
+	$(PYTEST) -n $(JOBS) -m "not bench"
+
+bench: setup
+	cd rust && $(CARGO) bench -p greybound-core --bench stages -- --quick --noplot
+	$(PYTEST) -m bench --benchmark-only --benchmark-json=.greybound/bench.json -p no:xdist
+
+lint: setup
+	.venv/bin/ruff check harness tests conftest.py
+	.venv/bin/ruff format --check harness tests conftest.py
+	cd rust && $(CARGO) fmt --all -- --check
+	cd rust && $(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf .venv rust/target reports .pytest_cache .benchmarks

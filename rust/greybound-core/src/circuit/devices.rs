@@ -1,0 +1,234 @@
+//! Nonlinear devices as port current laws `i = f(v)` with analytic Jacobians.
+//!
+//! Port arrays are fixed at [`MAX_PORTS`](super::MAX_PORTS) = 4 entries; the Jacobian is
+//! row-major with stride 4: `jac[k*4 + j] = ∂i_k/∂v_j` (A/V).
+
+/// The nonlinear part of a circuit, seen through its ports.
+pub trait Nonlinearity: Send {
+    /// Number of ports (≤ 4). A constant, so that the per-sample loops unroll.
+    const PORTS: usize;
+    /// Port currents `i` (A) and Jacobian `jac` (A/V) at port voltages `v` (V).
+    fn eval(&self, v: &[f64; 4], i: &mut [f64; 4], jac: &mut [f64; 16]);
+    /// Restricts a Newton update (junction limiting, as SPICE's `pnjlim`). Default: none.
+    fn limit(&self, _v_old: &[f64; 4], _v_new: &mut [f64; 4]) {}
+    /// Starting point for the DC Newton solve (V).
+    fn dc_guess(&self) -> [f64; 4] {
+        [0.0; 4]
+    }
+}
+
+/// A linear circuit: no ports.
+pub struct Linear;
+
+impl Nonlinearity for Linear {
+    const PORTS: usize = 0;
+    fn eval(&self, _v: &[f64; 4], _i: &mut [f64; 4], _jac: &mut [f64; 16]) {}
+}
+
+/// Exponent beyond which `exp` is continued linearly (value and slope continuous), so that
+/// a Newton overshoot can never overflow. e^80 A·IS is far beyond any real junction current.
+const EXP_LINEAR_ABOVE: f64 = 80.0;
+
+/// `exp(x)` continued linearly above [`EXP_LINEAR_ABOVE`]; returns (value, derivative).
+#[inline(always)]
+fn exp_limited(x: f64) -> (f64, f64) {
+    if x > EXP_LINEAR_ABOVE {
+        let e = EXP_LINEAR_ABOVE.exp();
+        (e * (1.0 + x - EXP_LINEAR_ABOVE), e)
+    } else {
+        let e = x.exp();
+        (e, e)
+    }
+}
+
+/// SPICE's `pnjlim`: limits a junction-voltage Newton step to a logarithmic increase above
+/// the critical voltage `vcrit`, which keeps `exp` in range and Newton convergent.
+#[inline]
+fn pnjlim(v_new: f64, v_old: f64, n_vt: f64, vcrit: f64) -> f64 {
+    if v_new > vcrit && (v_new - v_old).abs() > 2.0 * n_vt {
+        if v_old > 0.0 {
+            let arg = 1.0 + (v_new - v_old) / n_vt;
+            if arg > 0.0 {
+                v_old + n_vt * arg.ln()
+            } else {
+                vcrit
+            }
+        } else {
+            n_vt * (v_new / n_vt).ln()
+        }
+    } else {
+        v_new
+    }
+}
+
+/// A Shockley junction: `i = IS·(exp(v/(N·Vt)) − 1)`. Series resistance belongs in the
+/// netlist as a resistor.
+#[derive(Debug, Clone, Copy)]
+pub struct ShockleyDiode {
+    /// Saturation current IS (A).
+    pub is: f64,
+    /// Emission coefficient times thermal voltage, N·Vt (V).
+    pub n_vt: f64,
+}
+
+impl ShockleyDiode {
+    pub fn new(is: f64, n: f64, vt: f64) -> Self {
+        ShockleyDiode { is, n_vt: n * vt }
+    }
+
+    /// Current (A) and conductance (S) at junction voltage `v` (V).
+    #[inline(always)]
+    pub fn current(&self, v: f64) -> (f64, f64) {
+        let (e, de) = exp_limited(v / self.n_vt);
+        (self.is * (e - 1.0), self.is * de / self.n_vt)
+    }
+
+    /// SPICE critical voltage: where the diode's current curve bends (V).
+    pub fn vcrit(&self) -> f64 {
+        self.n_vt * (self.n_vt / (std::f64::consts::SQRT_2 * self.is)).ln()
+    }
+
+    #[inline]
+    fn limit(&self, v_new: f64, v_old: f64) -> f64 {
+        pnjlim(v_new, v_old, self.n_vt, self.vcrit())
+    }
+}
+
+/// Two identical diodes in antiparallel across one port: `i = 2·IS·sinh(v/(N·Vt))`.
+#[derive(Debug, Clone, Copy)]
+pub struct DiodePair(pub ShockleyDiode);
+
+impl Nonlinearity for DiodePair {
+    const PORTS: usize = 1;
+
+    #[inline]
+    fn eval(&self, v: &[f64; 4], i: &mut [f64; 4], jac: &mut [f64; 16]) {
+        let (ip, gp) = self.0.current(v[0]);
+        let (in_, gn) = self.0.current(-v[0]);
+        i[0] = ip - in_;
+        jac[0] = gp + gn;
+    }
+
+    fn limit(&self, v_old: &[f64; 4], v_new: &mut [f64; 4]) {
+        let s = if v_new[0] >= 0.0 { 1.0 } else { -1.0 };
+        v_new[0] = s * self.0.limit(s * v_new[0], s * v_old[0]);
+    }
+}
+
+/// Koren's triode plate-current law (N. Koren, "Improved VT models for SPICE simulations",
+/// 1996). Voltages in V, current in A.
+#[derive(Debug, Clone, Copy)]
+pub struct KorenTriode {
+    pub mu: f64,
+    pub ex: f64,
+    pub kg1: f64,
+    pub kp: f64,
+    pub kvb: f64,
+}
+
+impl KorenTriode {
+    /// 12AX7 constants from Koren's library (MU=100, EX=1.4, KG1=1060, KP=600, KVB=300).
+    pub const TWELVE_AX7: KorenTriode = KorenTriode { mu: 100.0, ex: 1.4, kg1: 1060.0, kp: 600.0, kvb: 300.0 };
+
+    /// Plate current Ip (A) and its partials ∂Ip/∂Vgk, ∂Ip/∂Vpk (S).
+    ///
+    /// E1 = Vpk/KP · ln(1 + exp(KP·(1/MU + Vgk/√(KVB + Vpk²)))),
+    /// Ip = pwr(E1, EX)/KG1 · (1 + sgn E1), with ngspice's pwr(x, y) = sgn(x)·|x|^y, so
+    /// Ip = 2·E1^EX/KG1 for E1 > 0 and 0 otherwise.
+    #[inline(always)]
+    pub fn plate_current(&self, vgk: f64, vpk: f64) -> (f64, f64, f64) {
+        let s2 = self.kvb + vpk * vpk;
+        let s = s2.sqrt();
+        let a = self.kp * (1.0 / self.mu + vgk / s);
+        // softplus(a) = ln(1 + e^a) and its derivative sigmoid(a), both overflow-safe.
+        let (softplus, sigmoid) = if a > 30.0 {
+            (a, 1.0)
+        } else if a < -30.0 {
+            let e = a.exp();
+            (e, e)
+        } else {
+            let e = a.exp();
+            (e.ln_1p(), e / (1.0 + e))
+        };
+        let e1 = vpk / self.kp * softplus;
+        if !(e1 > 0.0) {
+            return (0.0, 0.0, 0.0);
+        }
+        let e1_pow = (self.ex * e1.ln()).exp(); // E1^EX
+        let ip = 2.0 * e1_pow / self.kg1;
+        let dip_de1 = self.ex * ip / e1;
+        let de1_dvgk = vpk * sigmoid / s;
+        let de1_dvpk = softplus / self.kp - sigmoid * vgk * vpk * vpk / (s2 * s);
+        (ip, dip_de1 * de1_dvgk, dip_de1 * de1_dvpk)
+    }
+}
+
+/// A triode with Koren plate current and a grid-conduction diode (the Koren SPICE
+/// subcircuit's `RGI` + diode from grid to cathode). Ports:
+/// 0 = grid-diode junction (D, K), 1 = grid–cathode sense (G, K; carries no current),
+/// 2 = plate–cathode (P, K).
+#[derive(Debug, Clone, Copy)]
+pub struct GridDiodeTriode {
+    pub triode: KorenTriode,
+    pub grid_diode: ShockleyDiode,
+}
+
+impl Nonlinearity for GridDiodeTriode {
+    const PORTS: usize = 3;
+
+    #[inline]
+    fn eval(&self, v: &[f64; 4], i: &mut [f64; 4], jac: &mut [f64; 16]) {
+        let (id, gd) = self.grid_diode.current(v[0]);
+        let (ip, gm, gp) = self.triode.plate_current(v[1], v[2]);
+        i[0] = id;
+        i[1] = 0.0;
+        i[2] = ip;
+        jac[0] = gd;
+        jac[4 + 1] = 0.0;
+        jac[8 + 1] = gm;
+        jac[8 + 2] = gp;
+    }
+
+    fn limit(&self, v_old: &[f64; 4], v_new: &mut [f64; 4]) {
+        v_new[0] = self.grid_diode.limit(v_new[0], v_old[0]);
+    }
+
+    fn dc_guess(&self) -> [f64; 4] {
+        [-1.5, -1.5, 150.0, 0.0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn koren_partials_match_finite_differences() {
+        let t = KorenTriode::TWELVE_AX7;
+        for &(vgk, vpk) in &[(-1.0, 150.0), (-0.2, 80.0), (-3.0, 250.0), (0.5, 40.0)] {
+            let (_, gm, gp) = t.plate_current(vgk, vpk);
+            let h = 1e-6;
+            let fd_gm = (t.plate_current(vgk + h, vpk).0 - t.plate_current(vgk - h, vpk).0) / (2.0 * h);
+            let fd_gp = (t.plate_current(vgk, vpk + h).0 - t.plate_current(vgk, vpk - h).0) / (2.0 * h);
+            assert!((gm - fd_gm).abs() <= 1e-6 * gm.abs().max(1e-9), "gm {gm} vs {fd_gm}");
+            assert!((gp - fd_gp).abs() <= 1e-6 * gp.abs().max(1e-9), "gp {gp} vs {fd_gp}");
+        }
+    }
+
+    #[test]
+    fn koren_cuts_off_for_negative_plate_voltage() {
+        assert_eq!(KorenTriode::TWELVE_AX7.plate_current(0.0, -10.0).0, 0.0);
+    }
+
+    #[test]
+    fn diode_pair_is_odd_and_never_overflows() {
+        let d = DiodePair(ShockleyDiode::new(2.52e-9, 1.752, super::super::THERMAL_VOLTAGE_27C));
+        let (mut i, mut j) = ([0.0; 4], [0.0; 16]);
+        d.eval(&[0.3, 0.0, 0.0, 0.0], &mut i, &mut j);
+        let pos = i[0];
+        d.eval(&[-0.3, 0.0, 0.0, 0.0], &mut i, &mut j);
+        assert!((pos + i[0]).abs() < 1e-18);
+        d.eval(&[1e6, 0.0, 0.0, 0.0], &mut i, &mut j);
+        assert!(i[0].is_finite() && j[0].is_finite());
+    }
+}

@@ -1,0 +1,508 @@
+//! The DK-method solver: a netlist reduced onto its nonlinear ports, stepped per sample.
+
+use super::devices::Nonlinearity;
+use super::linalg::{invert, matmul, solve_small, spectral_radius};
+use super::netlist::{Netlist, Node};
+use crate::denormal::flush;
+use crate::error::Error;
+
+/// Largest number of nonlinear ports a circuit may have.
+pub const MAX_PORTS: usize = 4;
+
+/// Level, relative to an impulse, at which the tail is considered over: −80 dB.
+const TAIL_DECAY: f64 = 1e-4;
+/// Tail reported for a circuit with a marginally stable mode (a DC integrator): 10 s.
+const MARGINAL_TAIL_SECONDS: f64 = 10.0;
+/// Newton stops when the port-equation residual is below `NEWTON_TOL·(1 + max|v|)` volts.
+/// 1e-9 relative is 60× below f32 output resolution (2⁻²⁴ ≈ 6e-8).
+const NEWTON_TOL: f64 = 1e-9;
+/// Backtracking halvings per Newton step before a step is taken regardless.
+const MAX_HALVINGS: usize = 8;
+
+/// Reduced matrices of the linear network for one set of capacitor conductances:
+/// port voltages `v = Pu·u + Ph·h + K·i`, capacitor voltages `vc = Qu·u + Qh·h + Qi·i`,
+/// output `y = Ou·u + Oh·h + Oi·i`, with `u` source voltages, `h` capacitor history
+/// currents and `i` port currents. Row-major.
+#[derive(Debug, Clone)]
+struct Reduced {
+    pu: Vec<f64>,
+    ph: Vec<f64>,
+    k: Vec<f64>,
+    qu: Vec<f64>,
+    qh: Vec<f64>,
+    qi: Vec<f64>,
+    ou: Vec<f64>,
+    oh: Vec<f64>,
+    oi: Vec<f64>,
+}
+
+/// Selector row for V(a) − V(b): coefficients on internal nodes and on sources.
+fn selector(a: Node, b: Node, n: usize, ns: usize) -> (Vec<f64>, Vec<f64>) {
+    let (mut v, mut s) = (vec![0.0; n], vec![0.0; ns]);
+    for (node, sign) in [(a, 1.0), (b, -1.0)] {
+        match node {
+            Node::Internal(i) => v[i] += sign,
+            Node::Source(k) => s[k] += sign,
+            Node::Ground => {}
+        }
+    }
+    (v, s)
+}
+
+fn reduce(net: &Netlist, caps: &[(Node, Node, f64)], gc: &[f64], stage: &str) -> Result<Reduced, Error> {
+    let (n, ns, nc, np) = (net.n_nodes, net.source_volts.len(), caps.len(), net.ports.len());
+    let mut g = vec![0.0; n * n];
+    let mut bs = vec![0.0; n * ns];
+    let mut bh = vec![0.0; n * nc];
+    let mut bi = vec![0.0; n * np];
+    let mut stamp = |a: Node, b: Node, cond: f64| {
+        for (x, y) in [(a, b), (b, a)] {
+            if let Node::Internal(i) = x {
+                g[i * n + i] += cond;
+                match y {
+                    Node::Internal(j) => g[i * n + j] -= cond,
+                    Node::Source(k) => bs[i * ns + k] += cond,
+                    Node::Ground => {}
+                }
+            }
+        }
+    };
+    for &(a, b, r) in &net.resistors {
+        stamp(a, b, 1.0 / r);
+    }
+    for (c, &(a, b, _)) in caps.iter().enumerate() {
+        stamp(a, b, gc[c]);
+    }
+    for (c, &(a, b, _)) in caps.iter().enumerate() {
+        // History current J is injected into a and drawn from b.
+        if let Node::Internal(i) = a {
+            bh[i * nc + c] += 1.0;
+        }
+        if let Node::Internal(i) = b {
+            bh[i * nc + c] -= 1.0;
+        }
+    }
+    for (p, &(a, b)) in net.ports.iter().enumerate() {
+        // Port current leaves a and enters b.
+        if let Node::Internal(i) = a {
+            bi[i * np + p] -= 1.0;
+        }
+        if let Node::Internal(i) = b {
+            bi[i * np + p] += 1.0;
+        }
+    }
+    let ginv = invert(&g, n).ok_or_else(|| Error::Circuit {
+        stage: stage.to_string(),
+        reason: "nodal matrix is singular (a node without a DC path to ground or a source)".into(),
+    })?;
+    let xs = matmul(&ginv, &bs, n, n, ns);
+    let xh = matmul(&ginv, &bh, n, n, nc);
+    let xi = matmul(&ginv, &bi, n, n, np);
+    let project = |rows: &[(Node, Node)]| {
+        let m = rows.len();
+        let (mut sel_v, mut sel_s) = (Vec::with_capacity(m * n), Vec::with_capacity(m * ns));
+        for &(a, b) in rows {
+            let (v, s) = selector(a, b, n, ns);
+            sel_v.extend(v);
+            sel_s.extend(s);
+        }
+        let mut u = matmul(&sel_v, &xs, m, n, ns);
+        u.iter_mut().zip(&sel_s).for_each(|(x, s)| *x += s);
+        (u, matmul(&sel_v, &xh, m, n, nc), matmul(&sel_v, &xi, m, n, np))
+    };
+    let (pu, ph, k) = project(&net.ports);
+    let cap_nodes: Vec<(Node, Node)> = caps.iter().map(|&(a, b, _)| (a, b)).collect();
+    let (qu, qh, qi) = project(&cap_nodes);
+    let (ou, oh, oi) = project(&[net.output]);
+    Ok(Reduced { pu, ph, k, qu, qh, qi, ou, oh, oi })
+}
+
+/// An `np×np` port matrix padded into the fixed 4×4 layout the Newton loop uses.
+fn pad_ports(k: &[f64], np: usize) -> [f64; 16] {
+    let mut out = [0.0; 16];
+    for r in 0..np {
+        out[r * 4..r * 4 + np].copy_from_slice(&k[r * np..(r + 1) * np]);
+    }
+    out
+}
+
+/// Device currents and Jacobian at `v`.
+fn eval_at<N: Nonlinearity>(nl: &N, v: &[f64; MAX_PORTS]) -> ([f64; MAX_PORTS], [f64; 16]) {
+    let (mut i, mut jac) = ([0.0; MAX_PORTS], [0.0; 16]);
+    nl.eval(v, &mut i, &mut jac);
+    (i, jac)
+}
+
+/// Per-sample matrices in fixed layouts (port vectors as `[f64; 4]`, one per capacitor),
+/// so that the loops over ports unroll and need no bounds checks.
+struct StepMatrices {
+    k: [f64; 16],
+    /// ∂v/∂u₀ (port voltages per input volt).
+    pu0: [f64; MAX_PORTS],
+    /// Per capacitor c: ∂v/∂h_c.
+    ph: Vec<[f64; MAX_PORTS]>,
+    /// Per capacitor c: ∂vc_c/∂i.
+    qi: Vec<[f64; MAX_PORTS]>,
+    qu0: Vec<f64>,
+    qh: Vec<f64>,
+    ou0: f64,
+    oh: Vec<f64>,
+    oi: [f64; MAX_PORTS],
+}
+
+impl StepMatrices {
+    fn new(r: &Reduced, np: usize, nc: usize, ns: usize) -> Self {
+        let mut pu0 = [0.0; MAX_PORTS];
+        let mut oi = [0.0; MAX_PORTS];
+        for a in 0..np {
+            pu0[a] = r.pu[a * ns];
+            oi[a] = r.oi[a];
+        }
+        let ph = (0..nc).map(|c| std::array::from_fn(|a| if a < np { r.ph[a * nc + c] } else { 0.0 })).collect();
+        let qi = (0..nc).map(|c| std::array::from_fn(|a| if a < np { r.qi[c * np + a] } else { 0.0 })).collect();
+        StepMatrices {
+            k: pad_ports(&r.k, np),
+            pu0,
+            ph,
+            qi,
+            qu0: (0..nc).map(|c| r.qu[c * ns]).collect(),
+            qh: r.qh.clone(),
+            ou0: r.ou[0],
+            oh: r.oh.clone(),
+            oi,
+        }
+    }
+}
+
+/// Solves `v = p + K·f(v)` by damped Newton from the start value in `v`, where `i` and
+/// `jac` already hold `f(v)` and `∂f/∂v` (the warm start is the previous sample's solution,
+/// whose device evaluation is reused: one device evaluation per Newton step). Leaves the
+/// solution in `v` with `f(v)`, `∂f/∂v` in `i`, `jac`. Returns whether the residual
+/// tolerance was met. Allocation-free.
+fn newton<N: Nonlinearity>(
+    nl: &N,
+    k: &[f64; 16],
+    p: &[f64; MAX_PORTS],
+    v: &mut [f64; MAX_PORTS],
+    i: &mut [f64; MAX_PORTS],
+    jac: &mut [f64; 16],
+    max_iter: usize,
+) -> bool {
+    let np = N::PORTS;
+    let mut r = [0.0; MAX_PORTS];
+    let residual = |v: &[f64; MAX_PORTS], i: &[f64; MAX_PORTS], r: &mut [f64; MAX_PORTS]| {
+        let mut worst = 0.0f64;
+        for a in 0..np {
+            let mut s = p[a] - v[a];
+            for b in 0..np {
+                s += k[a * 4 + b] * i[b];
+            }
+            r[a] = s;
+            worst = worst.max(s.abs());
+        }
+        // NaN compares false with everything: report it as infinitely bad.
+        if worst.is_nan() {
+            f64::INFINITY
+        } else {
+            worst
+        }
+    };
+    let tol = |v: &[f64; MAX_PORTS]| NEWTON_TOL * (1.0 + v[..np].iter().fold(0.0f64, |m, x| m.max(x.abs())));
+    let mut rn = residual(v, i, &mut r);
+    for _ in 0..max_iter {
+        if rn <= tol(v) {
+            return true;
+        }
+        // Jacobian of the residual: K·∂f/∂v − I.
+        let mut a = [0.0; 16];
+        for row in 0..np {
+            for col in 0..np {
+                let mut s = if row == col { -1.0 } else { 0.0 };
+                for m in 0..np {
+                    s += k[row * 4 + m] * jac[m * 4 + col];
+                }
+                a[row * 4 + col] = s;
+            }
+        }
+        let mut step = [0.0; MAX_PORTS];
+        for row in 0..np {
+            step[row] = -r[row];
+        }
+        if !solve_small(&mut a, &mut step, np) {
+            return false;
+        }
+        let mut trial = *v;
+        for row in 0..np {
+            trial[row] += step[row];
+        }
+        nl.limit(v, &mut trial);
+        let (mut ti, mut tr) = ([0.0; MAX_PORTS], [0.0; MAX_PORTS]);
+        let mut tjac = [0.0; 16];
+        let mut trn = f64::INFINITY;
+        for halving in 0..=MAX_HALVINGS {
+            tjac.fill(0.0);
+            nl.eval(&trial, &mut ti, &mut tjac);
+            trn = residual(&trial, &ti, &mut tr);
+            if trn < rn || halving == MAX_HALVINGS {
+                break;
+            }
+            for row in 0..np {
+                trial[row] = 0.5 * (trial[row] + v[row]);
+            }
+        }
+        if !trn.is_finite() {
+            return false;
+        }
+        *v = trial;
+        *i = ti;
+        r = tr;
+        rn = trn;
+        *jac = tjac;
+    }
+    rn <= tol(v)
+}
+
+/// A netlist discretized at one sample rate, with its rest state and running state.
+pub struct DkSolver<N: Nonlinearity> {
+    nl: N,
+    np: usize,
+    nc: usize,
+    tr: Reduced,
+    m: StepMatrices,
+    /// Contributions of the constant sources (supplies) to p, vc and y.
+    p_const: [f64; MAX_PORTS],
+    q_const: Vec<f64>,
+    y_const: f64,
+    /// Trapezoidal companion conductance 2C/T per capacitor (S).
+    gc: Vec<f64>,
+    h: Vec<f64>,
+    h_next: Vec<f64>,
+    v: [f64; MAX_PORTS],
+    i: [f64; MAX_PORTS],
+    jac: [f64; 16],
+    h_rest: Vec<f64>,
+    v_rest: [f64; MAX_PORTS],
+    i_rest: [f64; MAX_PORTS],
+    jac_rest: [f64; 16],
+    y_rest: f64,
+    max_iter: usize,
+    newton_failures: u64,
+    tail: usize,
+}
+
+impl<N: Nonlinearity> DkSolver<N> {
+    /// Discretizes `net` at `sample_rate` (Hz), solves its DC operating point (capacitors
+    /// open, source stepping over 20 steps) and sets the rest state. Allocates.
+    pub fn new(net: &Netlist, nl: N, sample_rate: f64, max_iter: usize, stage: &str) -> Result<Self, Error> {
+        let np = N::PORTS;
+        if np != net.ports.len() || np > MAX_PORTS {
+            return Err(Error::Circuit {
+                stage: stage.into(),
+                reason: format!("device has {np} ports, netlist {} (max {MAX_PORTS})", net.ports.len()),
+            });
+        }
+        let bad = |what: &str, x: f64| Error::Circuit { stage: stage.into(), reason: format!("{what} value {x} is not usable") };
+        if let Some(&(_, _, r)) = net.resistors.iter().find(|e| !(e.2.is_finite() && e.2 > 0.0)) {
+            return Err(bad("resistor", r));
+        }
+        if let Some(&(_, _, c)) = net.capacitors.iter().find(|e| !(e.2.is_finite() && e.2 >= 0.0)) {
+            return Err(bad("capacitor", c));
+        }
+        let caps: Vec<(Node, Node, f64)> = net.capacitors.iter().copied().filter(|c| c.2 > 0.0).collect();
+        let nc = caps.len();
+        let t = 1.0 / sample_rate;
+        let gc: Vec<f64> = caps.iter().map(|c| 2.0 * c.2 / t).collect();
+        let tr = reduce(net, &caps, &gc, stage)?;
+        let dc = reduce(net, &caps, &vec![0.0; nc], stage)?;
+        let ns = net.source_volts.len();
+        let u = &net.source_volts;
+
+        // DC operating point with the audio input at 0 V, supplies ramped in.
+        let mut v = nl.dc_guess();
+        let (mut i, mut jac) = eval_at(&nl, &v);
+        let k_dc = pad_ports(&dc.k, np);
+        const STEPS: usize = 20;
+        for step in 1..=STEPS {
+            let scale = step as f64 / STEPS as f64;
+            let mut p = [0.0; MAX_PORTS];
+            for a in 0..np {
+                p[a] = (1..ns).map(|s| dc.pu[a * ns + s] * u[s] * scale).sum();
+            }
+            if !newton(&nl, &k_dc, &p, &mut v, &mut i, &mut jac, 200) && step == STEPS {
+                return Err(Error::Circuit { stage: stage.into(), reason: "no DC operating point found".into() });
+            }
+        }
+        if np == 0 {
+            i = [0.0; MAX_PORTS];
+        }
+        let mut vc_dc = vec![0.0; nc];
+        for c in 0..nc {
+            vc_dc[c] = (1..ns).map(|s| dc.qu[c * ns + s] * u[s]).sum::<f64>()
+                + (0..np).map(|a| dc.qi[c * np + a] * i[a]).sum::<f64>();
+        }
+        let h_rest: Vec<f64> = (0..nc).map(|c| gc[c] * vc_dc[c]).collect();
+
+        let mut p_const = [0.0; MAX_PORTS];
+        for a in 0..np {
+            p_const[a] = (1..ns).map(|s| tr.pu[a * ns + s] * u[s]).sum();
+        }
+        let q_const: Vec<f64> = (0..nc).map(|c| (1..ns).map(|s| tr.qu[c * ns + s] * u[s]).sum()).collect();
+        let y_const: f64 = (1..ns).map(|s| tr.ou[s] * u[s]).sum();
+
+        let mut solver = DkSolver {
+            nl,
+            np,
+            nc,
+            m: StepMatrices::new(&tr, np, nc, ns),
+            tr,
+            p_const,
+            q_const,
+            y_const,
+            gc,
+            h: h_rest.clone(),
+            h_next: vec![0.0; nc],
+            v,
+            i,
+            jac,
+            h_rest,
+            v_rest: v,
+            i_rest: i,
+            jac_rest: jac,
+            y_rest: 0.0,
+            max_iter,
+            newton_failures: 0,
+            tail: 0,
+        };
+        solver.y_rest = solver.output_at_rest(&dc, u, &i);
+        solver.tail = solver.compute_tail(sample_rate);
+        Ok(solver)
+    }
+
+    fn output_at_rest(&self, dc: &Reduced, u: &[f64], i: &[f64; MAX_PORTS]) -> f64 {
+        let ns = u.len();
+        (1..ns).map(|s| dc.ou[s] * u[s]).sum::<f64>() + (0..self.np).map(|a| dc.oi[a] * i[a]).sum::<f64>()
+    }
+
+    /// Samples for the slowest mode of the circuit, linearized at rest, to decay by 80 dB.
+    fn compute_tail(&self, sample_rate: f64) -> usize {
+        let (np, nc) = (self.np, self.nc);
+        if nc == 0 {
+            return 0;
+        }
+        // dv = (I − K·D)⁻¹·Ph·dh; dvc = Qh·dh + Qi·D·dv; dh' = 2·gc⊙dvc − dh.
+        let jac = self.jac_rest;
+        let d: Vec<f64> = (0..np * np).map(|x| jac[(x / np) * 4 + x % np]).collect();
+        let kd = matmul(&self.tr.k, &d, np, np, np);
+        let mut ikd = vec![0.0; np * np];
+        for r in 0..np {
+            for c in 0..np {
+                ikd[r * np + c] = if r == c { 1.0 } else { 0.0 } - kd[r * np + c];
+            }
+        }
+        let mut a = self.tr.qh.clone();
+        if np > 0 {
+            if let Some(inv) = invert(&ikd, np) {
+                let dv_dh = matmul(&inv, &self.tr.ph, np, np, nc);
+                let di_dh = matmul(&d, &dv_dh, np, np, nc);
+                let extra = matmul(&self.tr.qi, &di_dh, nc, np, nc);
+                a.iter_mut().zip(extra).for_each(|(x, e)| *x += e);
+            }
+        }
+        for r in 0..nc {
+            for c in 0..nc {
+                a[r * nc + c] *= 2.0 * self.gc[r];
+                if r == c {
+                    a[r * nc + c] -= 1.0;
+                }
+            }
+        }
+        let rho = spectral_radius(&a, nc);
+        if rho < 1.0 - 1e-12 {
+            (TAIL_DECAY.ln() / rho.max(1e-300).ln()).ceil().max(1.0) as usize
+        } else {
+            (MARGINAL_TAIL_SECONDS * sample_rate) as usize
+        }
+    }
+
+    /// Returns to the DC rest state. Allocation-free.
+    pub fn reset(&mut self) {
+        self.h.copy_from_slice(&self.h_rest);
+        self.v = self.v_rest;
+        self.i = self.i_rest;
+        self.jac = self.jac_rest;
+        self.newton_failures = 0;
+    }
+
+    /// One sample: input `u0` (V) → output (V). Allocation-free, never panics.
+    #[inline]
+    pub fn step(&mut self, u0: f64) -> f64 {
+        let np = N::PORTS;
+        let m = &self.m;
+        let mut p = self.p_const;
+        for a in 0..np {
+            p[a] += m.pu0[a] * u0;
+        }
+        for (ph, h) in m.ph.iter().zip(&self.h) {
+            for a in 0..np {
+                p[a] += ph[a] * h;
+            }
+        }
+        if np > 0 {
+            let (mut v, mut i, mut jac) = (self.v, self.i, self.jac);
+            if !newton(&self.nl, &m.k, &p, &mut v, &mut i, &mut jac, self.max_iter) {
+                self.newton_failures += 1;
+            }
+            if v[..np].iter().chain(&i[..np]).all(|x| x.is_finite()) {
+                self.v = v;
+                self.i = i;
+                self.jac = jac;
+            }
+        }
+        let i = &self.i;
+        let mut y = self.y_const + m.ou0 * u0;
+        for (oh, h) in m.oh.iter().zip(&self.h) {
+            y += oh * h;
+        }
+        for a in 0..np {
+            y += m.oi[a] * i[a];
+        }
+        let nc = self.nc;
+        for c in 0..nc {
+            let mut vc = self.q_const[c] + m.qu0[c] * u0;
+            for (q, h) in m.qh[c * nc..(c + 1) * nc].iter().zip(&self.h) {
+                vc += q * h;
+            }
+            for a in 0..np {
+                vc += m.qi[c][a] * i[a];
+            }
+            self.h_next[c] = flush(2.0 * self.gc[c] * vc - self.h[c]);
+        }
+        std::mem::swap(&mut self.h, &mut self.h_next);
+        y
+    }
+
+    /// Output at the DC rest point (V).
+    pub fn rest_output(&self) -> f64 {
+        self.y_rest
+    }
+
+    /// Port voltages at the DC rest point (V), in port order.
+    pub fn rest_port_voltages(&self) -> &[f64] {
+        &self.v_rest[..self.np]
+    }
+
+    /// Port currents at the DC rest point (A), in port order.
+    pub fn rest_port_currents(&self) -> &[f64] {
+        &self.i_rest[..self.np]
+    }
+
+    /// Samples for which Newton stopped at the iteration limit since the last reset.
+    pub fn newton_failures(&self) -> u64 {
+        self.newton_failures
+    }
+
+    /// Samples for the slowest linearized mode to decay by 80 dB.
+    pub fn tail_samples(&self) -> usize {
+        self.tail
+    }
+}

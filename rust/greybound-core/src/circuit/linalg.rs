@@ -1,0 +1,166 @@
+//! Small dense linear algebra: row-major matrices in flat slices.
+
+/// Inverts the `n×n` row-major matrix `a` by Gauss–Jordan elimination with partial
+/// pivoting. Returns `None` when a pivot is below `1e-300` relative to the row scale
+/// (singular: e.g. a node without a DC path).
+pub fn invert(a: &[f64], n: usize) -> Option<Vec<f64>> {
+    let mut m = a.to_vec();
+    let mut inv = vec![0.0; n * n];
+    for i in 0..n {
+        inv[i * n + i] = 1.0;
+    }
+    let scale = a.iter().fold(0.0f64, |s, x| s.max(x.abs())).max(f64::MIN_POSITIVE);
+    for col in 0..n {
+        let pivot_row = (col..n).max_by(|&r, &s| m[r * n + col].abs().total_cmp(&m[s * n + col].abs()))?;
+        if m[pivot_row * n + col].abs() <= 1e-15 * scale {
+            return None;
+        }
+        if pivot_row != col {
+            for k in 0..n {
+                m.swap(col * n + k, pivot_row * n + k);
+                inv.swap(col * n + k, pivot_row * n + k);
+            }
+        }
+        let p = m[col * n + col];
+        for k in 0..n {
+            m[col * n + k] /= p;
+            inv[col * n + k] /= p;
+        }
+        for r in 0..n {
+            if r != col {
+                let f = m[r * n + col];
+                if f != 0.0 {
+                    for k in 0..n {
+                        m[r * n + k] -= f * m[col * n + k];
+                        inv[r * n + k] -= f * inv[col * n + k];
+                    }
+                }
+            }
+        }
+    }
+    Some(inv)
+}
+
+/// `c (r×p) = a (r×q) · b (q×p)`.
+pub fn matmul(a: &[f64], b: &[f64], r: usize, q: usize, p: usize) -> Vec<f64> {
+    let mut c = vec![0.0; r * p];
+    for i in 0..r {
+        for k in 0..q {
+            let aik = a[i * q + k];
+            if aik != 0.0 {
+                for j in 0..p {
+                    c[i * p + j] += aik * b[k * p + j];
+                }
+            }
+        }
+    }
+    c
+}
+
+/// Solves `a x = b` in place for a small `n×n` system (n ≤ 4) held in fixed arrays.
+/// Allocation-free; returns false if the matrix is numerically singular.
+#[inline]
+pub fn solve_small(a: &mut [f64; 16], b: &mut [f64; 4], n: usize) -> bool {
+    for col in 0..n {
+        let mut piv = col;
+        let mut best = a[col * 4 + col].abs();
+        for r in (col + 1)..n {
+            let v = a[r * 4 + col].abs();
+            if v > best {
+                best = v;
+                piv = r;
+            }
+        }
+        if !(best > 1e-300) {
+            return false;
+        }
+        if piv != col {
+            for k in 0..n {
+                a.swap(col * 4 + k, piv * 4 + k);
+            }
+            b.swap(col, piv);
+        }
+        let inv_p = 1.0 / a[col * 4 + col];
+        for r in (col + 1)..n {
+            let f = a[r * 4 + col] * inv_p;
+            if f != 0.0 {
+                for k in col..n {
+                    a[r * 4 + k] -= f * a[col * 4 + k];
+                }
+                b[r] -= f * b[col];
+            }
+        }
+    }
+    for col in (0..n).rev() {
+        let mut s = b[col];
+        for k in (col + 1)..n {
+            s -= a[col * 4 + k] * b[k];
+        }
+        b[col] = s / a[col * 4 + col];
+    }
+    true
+}
+
+/// Spectral radius estimate of an `n×n` matrix by repeated squaring:
+/// ρ(A) = lim ‖A^(2^k)‖^(1/2^k), with renormalisation to avoid overflow.
+pub fn spectral_radius(a: &[f64], n: usize) -> f64 {
+    let norm = |m: &[f64]| m.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let n0 = norm(a);
+    if n0 == 0.0 {
+        return 0.0;
+    }
+    let mut m: Vec<f64> = a.iter().map(|x| x / n0).collect();
+    let mut log_scale = n0.ln();
+    let mut k = 0;
+    for _ in 0..40 {
+        let sq = matmul(&m, &m, n, n, n);
+        let s = norm(&sq);
+        if s == 0.0 {
+            return 0.0;
+        }
+        m = sq.iter().map(|x| x / s).collect();
+        log_scale = 2.0 * log_scale + s.ln();
+        k += 1;
+    }
+    (log_scale / 2f64.powi(k)).exp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inverse_times_matrix_is_identity() {
+        let a = [4.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.5, 0.2, 2.0];
+        let inv = invert(&a, 3).unwrap();
+        let id = matmul(&a, &inv, 3, 3, 3);
+        for i in 0..3 {
+            for j in 0..3 {
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!((id[i * 3 + j] - want).abs() < 1e-14);
+            }
+        }
+    }
+
+    #[test]
+    fn singular_matrix_is_rejected() {
+        assert!(invert(&[1.0, 2.0, 2.0, 4.0], 2).is_none());
+    }
+
+    #[test]
+    fn small_solve_matches_known_solution() {
+        let mut a = [0.0; 16];
+        a[..2].copy_from_slice(&[2.0, 1.0]);
+        a[4..6].copy_from_slice(&[1.0, 3.0]);
+        let mut b = [3.0, 5.0, 0.0, 0.0];
+        assert!(solve_small(&mut a, &mut b, 2));
+        assert!((b[0] - 0.8).abs() < 1e-14 && (b[1] - 1.4).abs() < 1e-14);
+    }
+
+    #[test]
+    fn spectral_radius_of_rotation_and_diagonal() {
+        let (c, s) = (0.9 * 0.3f64.cos(), 0.9 * 0.3f64.sin());
+        assert!((spectral_radius(&[c, -s, s, c], 2) - 0.9).abs() < 1e-9);
+        assert!((spectral_radius(&[0.5, 0.0, 0.0, -0.99], 2) - 0.99).abs() < 1e-9);
+    }
+}

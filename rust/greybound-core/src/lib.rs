@@ -1,0 +1,19 @@
+//! Greybound runtime core: deterministic, allocation-free amp-model stages.
+//!
+//! Pure Rust, no Python. Every stage implements [`Processor`]: `prepare` may allocate,
+//! `reset`/`process` never allocate, lock, do I/O or panic. Signals are `f32` **volts**;
+//! the lab's level convention is that a sample of 1.0 is 1 V at a stage input
+//! (0 dBFS = 1 V peak), see `harness.audio` on the Python side.
+//!
+//! Modules: [`processor`] (the trait, [`Chain`], [`Spec`]), [`denormal`] (scoped FTZ/DAZ),
+//! [`circuit`] (nodal DK solver shared by every circuit stage), [`stages`] (triode stage,
+//! diode clipper, tone stack, and the registry that builds them by name).
+
+pub mod circuit;
+pub mod denormal;
+pub mod error;
+pub mod processor;
+pub mod stages;
+
+pub use error::Error;
+pub use processor::{Chain, Processor, Spec};

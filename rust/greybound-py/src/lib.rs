@@ -1,0 +1,161 @@
+//! PyO3 bindings of the Greybound runtime: numpy ↔ slices, errors → Python exceptions, the
+//! GIL released while rendering. No DSP lives here. The module is private
+//! (`harness._greybound`); `harness.runtime` is its only importer and its public face.
+
+use std::sync::Mutex;
+
+use greybound_core::stages::{build_stage, stage_specs, ParamKind, ParamValue, Params};
+use greybound_core::{Error, Processor, Spec};
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+/// Block size used when rendering a whole array (samples).
+const RENDER_BLOCK: usize = 4096;
+
+fn to_py_err(e: Error) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+fn param_value_to_py<'py>(py: Python<'py>, v: &ParamValue) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        ParamValue::Number(x) => x.into_pyobject(py)?.into_any(),
+        ParamValue::Text(s) => s.into_pyobject(py)?.into_any(),
+    })
+}
+
+/// A runtime stage built by kind name, prepared at a sample rate.
+#[pyclass(module = "harness._greybound")]
+struct NativeStage {
+    stage: Mutex<Box<dyn Processor>>,
+    params: Params,
+    sample_rate: f64,
+}
+
+impl NativeStage {
+    fn locked(&self) -> PyResult<std::sync::MutexGuard<'_, Box<dyn Processor>>> {
+        self.stage.lock().map_err(|_| PyRuntimeError::new_err("stage state poisoned by an earlier failure"))
+    }
+}
+
+#[pymethods]
+impl NativeStage {
+    #[new]
+    fn new(kind: &str, sample_rate: f64, params: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let mut given = Vec::with_capacity(params.len());
+        for (key, value) in params.iter() {
+            let name: String = key.extract().map_err(|_| PyTypeError::new_err("parameter names must be str"))?;
+            let v = if let Ok(s) = value.extract::<String>() {
+                ParamValue::Text(s)
+            } else if value.is_instance_of::<pyo3::types::PyBool>() {
+                return Err(PyTypeError::new_err(format!("stage '{kind}': parameter '{name}' must be a number, not bool")));
+            } else if let Ok(x) = value.extract::<f64>() {
+                ParamValue::Number(x)
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "stage '{kind}': parameter '{name}' must be a number or a str, got {}",
+                    value.get_type().name()?
+                )));
+            };
+            given.push((name, v));
+        }
+        let (mut stage, params) = build_stage(kind, &given).map_err(to_py_err)?;
+        stage.prepare(&Spec { sample_rate, max_block: RENDER_BLOCK }).map_err(to_py_err)?;
+        Ok(NativeStage { stage: Mutex::new(stage), params, sample_rate })
+    }
+
+    /// Processes a 1-D float32 array of volts; returns a new float32 array. Rejects NaN/Inf.
+    fn process<'py>(&self, py: Python<'py>, x: PyReadonlyArray1<'py, f32>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let mut buf: Vec<f32> = x.as_array().iter().copied().collect();
+        if let Some(idx) = buf.iter().position(|v| !v.is_finite()) {
+            return Err(PyValueError::new_err(format!(
+                "stage '{}': input sample {idx} is {} (NaN/Inf input is rejected)",
+                self.params.stage, buf[idx]
+            )));
+        }
+        let mut stage = self.locked()?;
+        let stage: &mut Box<dyn Processor> = &mut stage;
+        py.detach(|| buf.chunks_mut(RENDER_BLOCK).for_each(|block| stage.process(block)));
+        Ok(PyArray1::from_vec(py, buf))
+    }
+
+    /// Returns the stage to its DC rest state.
+    fn reset(&self) -> PyResult<()> {
+        self.locked()?.reset();
+        Ok(())
+    }
+
+    #[getter]
+    fn latency_samples(&self) -> PyResult<usize> {
+        Ok(self.locked()?.latency_samples())
+    }
+
+    #[getter]
+    fn tail_samples(&self) -> PyResult<usize> {
+        Ok(self.locked()?.tail_samples())
+    }
+
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.params.stage
+    }
+
+    #[getter]
+    fn sample_rate(&self) -> f64 {
+        self.sample_rate
+    }
+
+    /// Resolved parameters (defaults filled in), name → value.
+    #[getter]
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (name, v) in self.params.entries() {
+            d.set_item(name, param_value_to_py(py, v)?)?;
+        }
+        Ok(d)
+    }
+}
+
+/// Every stage kind with its parameters: a list of dicts.
+#[pyfunction]
+fn describe_stages<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for spec in stage_specs() {
+        let params = PyList::empty(py);
+        for p in spec.params {
+            let d = PyDict::new(py);
+            d.set_item("name", p.name)?;
+            d.set_item("doc", p.doc)?;
+            match p.kind {
+                ParamKind::Number { default, min, max, unit } => {
+                    d.set_item("type", "number")?;
+                    d.set_item("default", default)?;
+                    d.set_item("min", min)?;
+                    d.set_item("max", max)?;
+                    d.set_item("unit", unit)?;
+                }
+                ParamKind::Choice { default, choices } => {
+                    d.set_item("type", "choice")?;
+                    d.set_item("default", default)?;
+                    d.set_item("choices", choices.to_vec())?;
+                }
+            }
+            params.append(d)?;
+        }
+        let s = PyDict::new(py);
+        s.set_item("kind", spec.kind)?;
+        s.set_item("doc", spec.doc)?;
+        s.set_item("params", params)?;
+        out.append(s)?;
+    }
+    Ok(out)
+}
+
+#[pymodule]
+fn _greybound(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativeStage>()?;
+    m.add_function(wrap_pyfunction!(describe_stages, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
