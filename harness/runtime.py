@@ -53,8 +53,8 @@ class Stage:
         bad = np.flatnonzero(~np.isfinite(x))
         if bad.size:
             raise InputError(
-                f"{self.kind}: input sample {bad[0]} is {x[bad[0]]} ({bad.size} non-finite samples);"
-                " NaN/Inf input is rejected"
+                f"{self.kind}: input sample {bad[0]} is {x[bad[0]]} "
+                f"({bad.size} non-finite samples); NaN/Inf input is rejected"
             )
         y = self._native.process(np.ascontiguousarray(x, dtype=np.float32))
         return y.astype(x.dtype, copy=False)

@@ -26,7 +26,12 @@ fn bench_stages(c: &mut Criterion) {
     group.throughput(Throughput::Elements(x.len() as u64));
     for kind in ["triode_common_cathode", "diode_clipper", "tone_stack"] {
         let (mut stage, _) = build_stage(kind, &[]).expect("default stage builds");
-        stage.prepare(&Spec { sample_rate: FS, max_block: BLOCK }).expect("prepare");
+        stage
+            .prepare(&Spec {
+                sample_rate: FS,
+                max_block: BLOCK,
+            })
+            .expect("prepare");
         group.bench_function(kind, |b| {
             b.iter_batched_ref(
                 || x.clone(),

@@ -10,7 +10,10 @@
 /// Restores the floating-point control register on drop. Not `Send`: it belongs to the
 /// thread whose register it changed.
 pub struct DenormalGuard {
-    #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        allow(dead_code)
+    )]
     saved: u64,
     _not_send: std::marker::PhantomData<*const ()>,
 }
@@ -26,7 +29,10 @@ impl DenormalGuard {
     pub fn new() -> Self {
         let saved = read_control();
         write_control(enable_bits(saved));
-        DenormalGuard { saved, _not_send: std::marker::PhantomData }
+        DenormalGuard {
+            saved,
+            _not_send: std::marker::PhantomData,
+        }
     }
 }
 

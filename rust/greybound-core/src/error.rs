@@ -6,11 +6,19 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Error {
     /// No stage of this kind exists.
-    UnknownStage { kind: String, known: Vec<&'static str> },
+    UnknownStage {
+        kind: String,
+        known: Vec<&'static str>,
+    },
     /// The stage has no parameter of this name.
     UnknownParam { stage: String, param: String },
     /// A parameter value is out of range, non-finite or of the wrong type.
-    InvalidParam { stage: String, param: String, value: String, reason: String },
+    InvalidParam {
+        stage: String,
+        param: String,
+        value: String,
+        reason: String,
+    },
     /// The processing spec (sample rate, block size) is unusable.
     InvalidSpec { reason: String },
     /// The circuit cannot be solved (floating node, singular matrix, no DC solution).
@@ -21,16 +29,30 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::UnknownStage { kind, known } => {
-                write!(f, "unknown stage kind '{kind}' (known: {})", known.join(", "))
+                write!(
+                    f,
+                    "unknown stage kind '{kind}' (known: {})",
+                    known.join(", ")
+                )
             }
             Error::UnknownParam { stage, param } => {
                 write!(f, "stage '{stage}': unknown parameter '{param}'")
             }
-            Error::InvalidParam { stage, param, value, reason } => {
-                write!(f, "stage '{stage}': parameter '{param}' = {value}: {reason}")
+            Error::InvalidParam {
+                stage,
+                param,
+                value,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "stage '{stage}': parameter '{param}' = {value}: {reason}"
+                )
             }
             Error::InvalidSpec { reason } => write!(f, "invalid spec: {reason}"),
-            Error::Circuit { stage, reason } => write!(f, "stage '{stage}': circuit error: {reason}"),
+            Error::Circuit { stage, reason } => {
+                write!(f, "stage '{stage}': circuit error: {reason}")
+            }
         }
     }
 }

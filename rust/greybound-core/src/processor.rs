@@ -19,7 +19,9 @@ impl Spec {
             });
         }
         if self.max_block == 0 {
-            return Err(Error::InvalidSpec { reason: "max_block must be at least 1".into() });
+            return Err(Error::InvalidSpec {
+                reason: "max_block must be at least 1".into(),
+            });
         }
         Ok(())
     }

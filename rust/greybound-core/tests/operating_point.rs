@@ -12,7 +12,12 @@ use greybound_core::{Processor, Spec};
 fn triode_operating_point_satisfies_its_circuit_equations() {
     let (_, params) = build_stage("triode_common_cathode", &[]).unwrap();
     let mut stage = TriodeCommonCathode::from_params(&params).unwrap();
-    stage.prepare(&Spec { sample_rate: 48_000.0, max_block: 64 }).unwrap();
+    stage
+        .prepare(&Spec {
+            sample_rate: 48_000.0,
+            max_block: 64,
+        })
+        .unwrap();
     let (v, i) = stage.rest_ports().unwrap();
     let (vd, vgk, vpk) = (v[0], v[1], v[2]);
     let (ig, ip) = (i[0], i[2]);
@@ -20,7 +25,9 @@ fn triode_operating_point_satisfies_its_circuit_equations() {
 
     // Device laws at the solution.
     let koren = KorenTriode::TWELVE_AX7.plate_current(vgk, vpk).0;
-    let diode = ShockleyDiode::new(1e-9, 1.0, THERMAL_VOLTAGE_27C).current(vd).0;
+    let diode = ShockleyDiode::new(1e-9, 1.0, THERMAL_VOLTAGE_27C)
+        .current(vd)
+        .0;
     assert!((ip - koren).abs() <= 1e-12, "Ip {ip} vs Koren {koren}");
     assert!((ig - diode).abs() <= 1e-18, "Ig {ig} vs diode {diode}");
 
@@ -34,10 +41,17 @@ fn triode_operating_point_satisfies_its_circuit_equations() {
     let tol = 1e-6; // V: Newton stops at 1e-9·(1 + 250 V) on the port equations
     assert!((vpk - (vp - vk)).abs() < tol, "Vpk {vpk} vs {}", vp - vk);
     assert!((vgk - (vg - vk)).abs() < tol, "Vgk {vgk} vs {}", vg - vk);
-    assert!((vgk - vd - ig * rgi).abs() < tol, "grid branch: {vgk} vs {}", vd + ig * rgi);
+    assert!(
+        (vgk - vd - ig * rgi).abs() < tol,
+        "grid branch: {vgk} vs {}",
+        vd + ig * rgi
+    );
 
     // The textbook 12AX7 bias with these values: about −1.2 V, 0.8 mA, ~170 V on the plate.
-    assert!((-1.4..-1.0).contains(&vgk) && (0.6e-3..1.0e-3).contains(&ip), "bias {vgk} V, {ip} A");
+    assert!(
+        (-1.4..-1.0).contains(&vgk) && (0.6e-3..1.0e-3).contains(&ip),
+        "bias {vgk} V, {ip} A"
+    );
     // At rest the output (behind the coupling cap) sits at 0 V.
     assert!(stage.rest_output().unwrap().abs() < 1e-9);
 }
@@ -63,5 +77,9 @@ fn tone_stack_blocks_dc() {
     let mut stage = prepared("tone_stack", &[], fs, 4096);
     let tail = stage.tail_samples();
     let y = render(stage.as_mut(), &vec![1.0f32; 4 * tail], 4096);
-    assert!(y.last().unwrap().abs() < 1e-3, "DC leak {}", y.last().unwrap());
+    assert!(
+        y.last().unwrap().abs() < 1e-3,
+        "DC leak {}",
+        y.last().unwrap()
+    );
 }

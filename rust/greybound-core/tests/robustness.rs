@@ -31,11 +31,16 @@ fn output_is_finite_and_bounded_from_1e_minus_30_to_100_volts() {
             let mut stage = prepared(kind, &[], FS, 512);
             let mut x = pluck(9600, FS, peak);
             // A full-scale step reversal at the end: the hardest case for the Newton solver.
-            x.extend(std::iter::repeat_n(peak as f32, 480).chain(std::iter::repeat_n(-peak as f32, 480)));
+            x.extend(
+                std::iter::repeat_n(peak as f32, 480).chain(std::iter::repeat_n(-peak as f32, 480)),
+            );
             let y = render(stage.as_mut(), &x, 512);
             let b = bound(kind, peak);
             for (n, v) in y.iter().enumerate() {
-                assert!(v.is_finite() && (*v as f64).abs() <= b, "{kind} peak {peak} V: y[{n}] = {v} (bound {b})");
+                assert!(
+                    v.is_finite() && (*v as f64).abs() <= b,
+                    "{kind} peak {peak} V: y[{n}] = {v} (bound {b})"
+                );
             }
         }
     }
@@ -45,9 +50,22 @@ fn output_is_finite_and_bounded_from_1e_minus_30_to_100_volts() {
 fn non_finite_and_huge_inputs_give_bounded_output() {
     for kind in KINDS {
         let mut stage = prepared(kind, &[], FS, 64);
-        let x = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -1e30, f32::MAX, 0.0, 0.5];
+        let x = [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e30,
+            -1e30,
+            f32::MAX,
+            0.0,
+            0.5,
+        ];
         let y = render(stage.as_mut(), &x.repeat(100), 64);
-        assert!(y.iter().all(|v| v.is_finite() && v.abs() <= 3000.0), "{kind}: {:?}", &y[..8]);
+        assert!(
+            y.iter().all(|v| v.is_finite() && v.abs() <= 3000.0),
+            "{kind}: {:?}",
+            &y[..8]
+        );
     }
 }
 
@@ -83,7 +101,10 @@ fn output_does_not_depend_on_block_size() {
         let reference = render(prepared(kind, &[], FS, 4096).as_mut(), &x, 4096);
         for block in [1, 7, 64] {
             let y = render(prepared(kind, &[], FS, block).as_mut(), &x, block);
-            assert_eq!(y, reference, "{kind}: block {block} differs from block 4096");
+            assert_eq!(
+                y, reference,
+                "{kind}: block {block} differs from block 4096"
+            );
         }
     }
 }
@@ -96,7 +117,10 @@ fn reset_returns_to_the_rest_state() {
         let first = render(stage.as_mut(), &x, 4800);
         stage.reset();
         let second = render(stage.as_mut(), &x, 4800);
-        assert_eq!(first, second, "{kind}: reset did not restore the rest state");
+        assert_eq!(
+            first, second,
+            "{kind}: reset did not restore the rest state"
+        );
     }
 }
 

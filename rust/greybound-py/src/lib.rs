@@ -35,7 +35,9 @@ struct NativeStage {
 
 impl NativeStage {
     fn locked(&self) -> PyResult<std::sync::MutexGuard<'_, Box<dyn Processor>>> {
-        self.stage.lock().map_err(|_| PyRuntimeError::new_err("stage state poisoned by an earlier failure"))
+        self.stage
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("stage state poisoned by an earlier failure"))
     }
 }
 
@@ -45,11 +47,15 @@ impl NativeStage {
     fn new(kind: &str, sample_rate: f64, params: &Bound<'_, PyDict>) -> PyResult<Self> {
         let mut given = Vec::with_capacity(params.len());
         for (key, value) in params.iter() {
-            let name: String = key.extract().map_err(|_| PyTypeError::new_err("parameter names must be str"))?;
+            let name: String = key
+                .extract()
+                .map_err(|_| PyTypeError::new_err("parameter names must be str"))?;
             let v = if let Ok(s) = value.extract::<String>() {
                 ParamValue::Text(s)
             } else if value.is_instance_of::<pyo3::types::PyBool>() {
-                return Err(PyTypeError::new_err(format!("stage '{kind}': parameter '{name}' must be a number, not bool")));
+                return Err(PyTypeError::new_err(format!(
+                    "stage '{kind}': parameter '{name}' must be a number, not bool"
+                )));
             } else if let Ok(x) = value.extract::<f64>() {
                 ParamValue::Number(x)
             } else {
@@ -61,12 +67,25 @@ impl NativeStage {
             given.push((name, v));
         }
         let (mut stage, params) = build_stage(kind, &given).map_err(to_py_err)?;
-        stage.prepare(&Spec { sample_rate, max_block: RENDER_BLOCK }).map_err(to_py_err)?;
-        Ok(NativeStage { stage: Mutex::new(stage), params, sample_rate })
+        stage
+            .prepare(&Spec {
+                sample_rate,
+                max_block: RENDER_BLOCK,
+            })
+            .map_err(to_py_err)?;
+        Ok(NativeStage {
+            stage: Mutex::new(stage),
+            params,
+            sample_rate,
+        })
     }
 
     /// Processes a 1-D float32 array of volts; returns a new float32 array. Rejects NaN/Inf.
-    fn process<'py>(&self, py: Python<'py>, x: PyReadonlyArray1<'py, f32>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    fn process<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray1<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         let mut buf: Vec<f32> = x.as_array().iter().copied().collect();
         if let Some(idx) = buf.iter().position(|v| !v.is_finite()) {
             return Err(PyValueError::new_err(format!(
@@ -76,7 +95,10 @@ impl NativeStage {
         }
         let mut stage = self.locked()?;
         let stage: &mut Box<dyn Processor> = &mut stage;
-        py.detach(|| buf.chunks_mut(RENDER_BLOCK).for_each(|block| stage.process(block)));
+        py.detach(|| {
+            buf.chunks_mut(RENDER_BLOCK)
+                .for_each(|block| stage.process(block))
+        });
         Ok(PyArray1::from_vec(py, buf))
     }
 
@@ -128,7 +150,12 @@ fn describe_stages<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
             d.set_item("name", p.name)?;
             d.set_item("doc", p.doc)?;
             match p.kind {
-                ParamKind::Number { default, min, max, unit } => {
+                ParamKind::Number {
+                    default,
+                    min,
+                    max,
+                    unit,
+                } => {
                     d.set_item("type", "number")?;
                     d.set_item("default", default)?;
                     d.set_item("min", min)?;

@@ -128,7 +128,13 @@ pub struct KorenTriode {
 
 impl KorenTriode {
     /// 12AX7 constants from Koren's library (MU=100, EX=1.4, KG1=1060, KP=600, KVB=300).
-    pub const TWELVE_AX7: KorenTriode = KorenTriode { mu: 100.0, ex: 1.4, kg1: 1060.0, kp: 600.0, kvb: 300.0 };
+    pub const TWELVE_AX7: KorenTriode = KorenTriode {
+        mu: 100.0,
+        ex: 1.4,
+        kg1: 1060.0,
+        kp: 600.0,
+        kvb: 300.0,
+    };
 
     /// Plate current Ip (A) and its partials ∂Ip/∂Vgk, ∂Ip/∂Vpk (S).
     ///
@@ -151,7 +157,7 @@ impl KorenTriode {
             (e.ln_1p(), e / (1.0 + e))
         };
         let e1 = vpk / self.kp * softplus;
-        if !(e1 > 0.0) {
+        if e1.is_nan() || e1 <= 0.0 {
             return (0.0, 0.0, 0.0);
         }
         let e1_pow = (self.ex * e1.ln()).exp(); // E1^EX
@@ -208,10 +214,18 @@ mod tests {
         for &(vgk, vpk) in &[(-1.0, 150.0), (-0.2, 80.0), (-3.0, 250.0), (0.5, 40.0)] {
             let (_, gm, gp) = t.plate_current(vgk, vpk);
             let h = 1e-6;
-            let fd_gm = (t.plate_current(vgk + h, vpk).0 - t.plate_current(vgk - h, vpk).0) / (2.0 * h);
-            let fd_gp = (t.plate_current(vgk, vpk + h).0 - t.plate_current(vgk, vpk - h).0) / (2.0 * h);
-            assert!((gm - fd_gm).abs() <= 1e-6 * gm.abs().max(1e-9), "gm {gm} vs {fd_gm}");
-            assert!((gp - fd_gp).abs() <= 1e-6 * gp.abs().max(1e-9), "gp {gp} vs {fd_gp}");
+            let fd_gm =
+                (t.plate_current(vgk + h, vpk).0 - t.plate_current(vgk - h, vpk).0) / (2.0 * h);
+            let fd_gp =
+                (t.plate_current(vgk, vpk + h).0 - t.plate_current(vgk, vpk - h).0) / (2.0 * h);
+            assert!(
+                (gm - fd_gm).abs() <= 1e-6 * gm.abs().max(1e-9),
+                "gm {gm} vs {fd_gm}"
+            );
+            assert!(
+                (gp - fd_gp).abs() <= 1e-6 * gp.abs().max(1e-9),
+                "gp {gp} vs {fd_gp}"
+            );
         }
     }
 
@@ -222,7 +236,11 @@ mod tests {
 
     #[test]
     fn diode_pair_is_odd_and_never_overflows() {
-        let d = DiodePair(ShockleyDiode::new(2.52e-9, 1.752, super::super::THERMAL_VOLTAGE_27C));
+        let d = DiodePair(ShockleyDiode::new(
+            2.52e-9,
+            1.752,
+            super::super::THERMAL_VOLTAGE_27C,
+        ));
         let (mut i, mut j) = ([0.0; 4], [0.0; 16]);
         d.eval(&[0.3, 0.0, 0.0, 0.0], &mut i, &mut j);
         let pos = i[0];

@@ -9,9 +9,13 @@ pub fn invert(a: &[f64], n: usize) -> Option<Vec<f64>> {
     for i in 0..n {
         inv[i * n + i] = 1.0;
     }
-    let scale = a.iter().fold(0.0f64, |s, x| s.max(x.abs())).max(f64::MIN_POSITIVE);
+    let scale = a
+        .iter()
+        .fold(0.0f64, |s, x| s.max(x.abs()))
+        .max(f64::MIN_POSITIVE);
     for col in 0..n {
-        let pivot_row = (col..n).max_by(|&r, &s| m[r * n + col].abs().total_cmp(&m[s * n + col].abs()))?;
+        let pivot_row =
+            (col..n).max_by(|&r, &s| m[r * n + col].abs().total_cmp(&m[s * n + col].abs()))?;
         if m[pivot_row * n + col].abs() <= 1e-15 * scale {
             return None;
         }
@@ -57,43 +61,54 @@ pub fn matmul(a: &[f64], b: &[f64], r: usize, q: usize, p: usize) -> Vec<f64> {
     c
 }
 
-/// Solves `a x = b` in place for a small `n×n` system (n ≤ 4) held in fixed arrays.
-/// Allocation-free; returns false if the matrix is numerically singular.
-#[inline]
+/// Solves `a x = b` in place for a small `n×n` system (n ≤ 4) held in a fixed 4×4 layout.
+/// Allocation-free; returns false if the matrix is numerically singular. `n` is a
+/// compile-time constant at every call site, so each size gets its own unrolled code.
+#[inline(always)]
 pub fn solve_small(a: &mut [f64; 16], b: &mut [f64; 4], n: usize) -> bool {
-    for col in 0..n {
+    match n {
+        0 => true,
+        1 => solve_fixed::<1>(a, b),
+        2 => solve_fixed::<2>(a, b),
+        3 => solve_fixed::<3>(a, b),
+        _ => solve_fixed::<4>(a, b),
+    }
+}
+
+/// Gaussian elimination with partial pivoting on the leading `N×N` block.
+#[inline(always)]
+fn solve_fixed<const N: usize>(a: &mut [f64; 16], b: &mut [f64; 4]) -> bool {
+    for col in 0..N {
         let mut piv = col;
         let mut best = a[col * 4 + col].abs();
-        for r in (col + 1)..n {
+        for r in (col + 1)..N {
             let v = a[r * 4 + col].abs();
             if v > best {
                 best = v;
                 piv = r;
             }
         }
-        if !(best > 1e-300) {
+        if best.is_nan() || best <= 1e-300 {
             return false;
         }
         if piv != col {
-            for k in 0..n {
+            for k in 0..N {
                 a.swap(col * 4 + k, piv * 4 + k);
             }
             b.swap(col, piv);
         }
         let inv_p = 1.0 / a[col * 4 + col];
-        for r in (col + 1)..n {
+        for r in (col + 1)..N {
             let f = a[r * 4 + col] * inv_p;
-            if f != 0.0 {
-                for k in col..n {
-                    a[r * 4 + k] -= f * a[col * 4 + k];
-                }
-                b[r] -= f * b[col];
+            for k in col..N {
+                a[r * 4 + k] -= f * a[col * 4 + k];
             }
+            b[r] -= f * b[col];
         }
     }
-    for col in (0..n).rev() {
+    for col in (0..N).rev() {
         let mut s = b[col];
-        for k in (col + 1)..n {
+        for k in (col + 1)..N {
             s -= a[col * 4 + k] * b[k];
         }
         b[col] = s / a[col * 4 + col];

@@ -9,6 +9,9 @@
 //! iteration (bounded iterations, warm start from the previous sample, backtracking line
 //! search, SPICE-style junction limiting supplied by the device).
 
+// Small fixed-size matrices read most clearly with explicit row/column indices.
+#![allow(clippy::needless_range_loop)]
+
 mod devices;
 mod dk;
 mod linalg;

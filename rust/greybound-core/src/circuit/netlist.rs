@@ -32,7 +32,11 @@ impl Netlist {
     pub fn new(n_nodes: usize, supplies: &[f64]) -> Self {
         let mut source_volts = vec![0.0];
         source_volts.extend_from_slice(supplies);
-        Netlist { n_nodes, source_volts, ..Default::default() }
+        Netlist {
+            n_nodes,
+            source_volts,
+            ..Default::default()
+        }
     }
 
     pub fn resistor(&mut self, a: Node, b: Node, ohms: f64) -> &mut Self {

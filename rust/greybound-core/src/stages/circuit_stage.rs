@@ -32,7 +32,10 @@ pub struct CircuitStage<D: CircuitDesign> {
 
 impl<D: CircuitDesign> CircuitStage<D> {
     pub fn from_params(params: &Params) -> Result<Self, Error> {
-        Ok(CircuitStage { design: D::from_params(params)?, solver: None })
+        Ok(CircuitStage {
+            design: D::from_params(params)?,
+            solver: None,
+        })
     }
 
     /// Output at the DC rest point (V); `None` before `prepare`.
@@ -43,7 +46,9 @@ impl<D: CircuitDesign> CircuitStage<D> {
     /// Nonlinear port voltages (V) and currents (A) at the DC rest point, in the port
     /// order of the design's netlist; `None` before `prepare`.
     pub fn rest_ports(&self) -> Option<(&[f64], &[f64])> {
-        self.solver.as_ref().map(|s| (s.rest_port_voltages(), s.rest_port_currents()))
+        self.solver
+            .as_ref()
+            .map(|s| (s.rest_port_voltages(), s.rest_port_currents()))
     }
 
     /// Samples where Newton hit the iteration limit since the last reset.
@@ -75,7 +80,9 @@ impl<D: CircuitDesign> Processor for CircuitStage<D> {
     fn process(&mut self, buf: &mut [f32]) {
         let _ftz = DenormalGuard::new();
         match self.solver.as_mut() {
-            Some(s) => buf.iter_mut().for_each(|x| *x = to_f32_flushed(s.step(condition_input(*x)))),
+            Some(s) => buf
+                .iter_mut()
+                .for_each(|x| *x = to_f32_flushed(s.step(condition_input(*x)))),
             None => buf.fill(0.0),
         }
     }

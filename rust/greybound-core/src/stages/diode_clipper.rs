@@ -22,12 +22,54 @@ pub const SPEC: StageSpec = StageSpec {
     doc: "1N4148 antiparallel pair behind a series resistor with a shunt capacitor (Yeh)",
     params: &[
         num("r_series", 2.2e3, 1.0, 1e8, "ohm", "series resistor R"),
-        num("c_shunt", 10e-9, 0.0, 1.0, "F", "shunt capacitor C across the diodes"),
-        num("diode_is", 2.52e-9, 1e-18, 1e-3, "A", "diode saturation current IS (1N4148 fit)"),
-        num("diode_n", 1.752, 0.5, 4.0, "", "diode emission coefficient N (1N4148 fit)"),
-        num("source_impedance", 0.0, 0.0, 1e8, "ohm", "source resistance, in series with r_series"),
-        num("load_impedance", 1e6, 1.0, f64::INFINITY, "ohm", "load across the output (inf = none)"),
-        num("max_iterations", 50.0, 1.0, 1000.0, "", "Newton iteration limit per sample"),
+        num(
+            "c_shunt",
+            10e-9,
+            0.0,
+            1.0,
+            "F",
+            "shunt capacitor C across the diodes",
+        ),
+        num(
+            "diode_is",
+            2.52e-9,
+            1e-18,
+            1e-3,
+            "A",
+            "diode saturation current IS (1N4148 fit)",
+        ),
+        num(
+            "diode_n",
+            1.752,
+            0.5,
+            4.0,
+            "",
+            "diode emission coefficient N (1N4148 fit)",
+        ),
+        num(
+            "source_impedance",
+            0.0,
+            0.0,
+            1e8,
+            "ohm",
+            "source resistance, in series with r_series",
+        ),
+        num(
+            "load_impedance",
+            1e6,
+            1.0,
+            f64::INFINITY,
+            "ohm",
+            "load across the output (inf = none)",
+        ),
+        num(
+            "max_iterations",
+            50.0,
+            1.0,
+            1000.0,
+            "",
+            "Newton iteration limit per sample",
+        ),
     ],
 };
 
@@ -44,16 +86,22 @@ impl CircuitDesign for DiodeClipperDesign {
     const KIND: &'static str = KIND;
 
     fn from_params(params: &Params) -> Result<Self, Error> {
-        Ok(DiodeClipperDesign { params: params.clone() })
+        Ok(DiodeClipperDesign {
+            params: params.clone(),
+        })
     }
 
     fn netlist(&self) -> Netlist {
         let p = &self.params;
         let x = Node::Internal(0);
         let mut net = Netlist::new(1, &[]);
-        net.resistor(Node::Source(0), x, p.num("source_impedance") + p.num("r_series"))
-            .capacitor(x, Node::Ground, p.num("c_shunt"))
-            .port(x, Node::Ground);
+        net.resistor(
+            Node::Source(0),
+            x,
+            p.num("source_impedance") + p.num("r_series"),
+        )
+        .capacitor(x, Node::Ground, p.num("c_shunt"))
+        .port(x, Node::Ground);
         if p.num("load_impedance").is_finite() {
             net.resistor(x, Node::Ground, p.num("load_impedance"));
         }
@@ -63,7 +111,11 @@ impl CircuitDesign for DiodeClipperDesign {
 
     fn device(&self) -> DiodePair {
         let p = &self.params;
-        DiodePair(ShockleyDiode::new(p.num("diode_is"), p.num("diode_n"), THERMAL_VOLTAGE_27C))
+        DiodePair(ShockleyDiode::new(
+            p.num("diode_is"),
+            p.num("diode_n"),
+            THERMAL_VOLTAGE_27C,
+        ))
     }
 
     fn max_iterations(&self) -> usize {

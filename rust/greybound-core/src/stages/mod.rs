@@ -43,11 +43,17 @@ static STAGE_SPECS: [StageSpec; 3] = [triode::SPEC, diode_clipper::SPEC, tone_st
 
 /// Builds a stage by kind name from `(name, value)` parameters; unspecified parameters take
 /// their defaults. Returns the stage (not yet prepared) and the resolved parameters.
-pub fn build_stage(kind: &str, given: &[(String, ParamValue)]) -> Result<(Box<dyn Processor>, Params), Error> {
-    let spec = STAGE_SPECS.iter().find(|s| s.kind == kind).ok_or_else(|| Error::UnknownStage {
-        kind: kind.to_string(),
-        known: STAGE_SPECS.iter().map(|s| s.kind).collect(),
-    })?;
+pub fn build_stage(
+    kind: &str,
+    given: &[(String, ParamValue)],
+) -> Result<(Box<dyn Processor>, Params), Error> {
+    let spec = STAGE_SPECS
+        .iter()
+        .find(|s| s.kind == kind)
+        .ok_or_else(|| Error::UnknownStage {
+            kind: kind.to_string(),
+            known: STAGE_SPECS.iter().map(|s| s.kind).collect(),
+        })?;
     let params = Params::resolve(spec, given)?;
     let stage: Box<dyn Processor> = match kind {
         triode::KIND => Box::new(TriodeCommonCathode::from_params(&params)?),

@@ -22,9 +22,17 @@ impl std::fmt::Display for ParamValue {
 #[derive(Debug, Clone, Copy)]
 pub enum ParamKind {
     /// A number in `[min, max]` (`max` may be +∞, e.g. an unloaded output) in `unit`.
-    Number { default: f64, min: f64, max: f64, unit: &'static str },
+    Number {
+        default: f64,
+        min: f64,
+        max: f64,
+        unit: &'static str,
+    },
     /// One of a fixed set of names.
-    Choice { default: &'static str, choices: &'static [&'static str] },
+    Choice {
+        default: &'static str,
+        choices: &'static [&'static str],
+    },
 }
 
 /// One declared parameter.
@@ -67,10 +75,14 @@ impl Params {
             .collect();
         let mut given_names = Vec::new();
         for (name, value) in given {
-            let idx = spec.params.iter().position(|p| p.name == name).ok_or_else(|| Error::UnknownParam {
-                stage: spec.kind.to_string(),
-                param: name.clone(),
-            })?;
+            let idx = spec
+                .params
+                .iter()
+                .position(|p| p.name == name)
+                .ok_or_else(|| Error::UnknownParam {
+                    stage: spec.kind.to_string(),
+                    param: name.clone(),
+                })?;
             let p = &spec.params[idx];
             let invalid = |reason: String| Error::InvalidParam {
                 stage: spec.kind.to_string(),
@@ -95,7 +107,11 @@ impl Params {
             values[idx].1 = value.clone();
             given_names.push(p.name);
         }
-        Ok(Params { stage: spec.kind, values, given: given_names })
+        Ok(Params {
+            stage: spec.kind,
+            values,
+            given: given_names,
+        })
     }
 
     /// A numeric parameter's value. Panics only on a programming error (a name the stage
@@ -126,16 +142,46 @@ impl Params {
     }
 
     fn get(&self, name: &str) -> &ParamValue {
-        &self.values.iter().find(|(n, _)| *n == name).unwrap_or_else(|| unreachable!("undeclared parameter {name}")).1
+        &self
+            .values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| unreachable!("undeclared parameter {name}"))
+            .1
     }
 }
 
 /// Declares a numeric parameter (for the stages' `const` specs).
-pub const fn number(name: &'static str, default: f64, min: f64, max: f64, unit: &'static str, doc: &'static str) -> ParamSpec {
-    ParamSpec { name, kind: ParamKind::Number { default, min, max, unit }, doc }
+pub const fn number(
+    name: &'static str,
+    default: f64,
+    min: f64,
+    max: f64,
+    unit: &'static str,
+    doc: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Number {
+            default,
+            min,
+            max,
+            unit,
+        },
+        doc,
+    }
 }
 
 /// Declares a choice parameter.
-pub const fn choice(name: &'static str, default: &'static str, choices: &'static [&'static str], doc: &'static str) -> ParamSpec {
-    ParamSpec { name, kind: ParamKind::Choice { default, choices }, doc }
+pub const fn choice(
+    name: &'static str,
+    default: &'static str,
+    choices: &'static [&'static str],
+    doc: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Choice { default, choices },
+        doc,
+    }
 }

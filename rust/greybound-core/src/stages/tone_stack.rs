@@ -3,14 +3,14 @@
 //! stack", DAFx 2006).
 //!
 //! ```text
-//! Vin ─ source_impedance ─ IN ─ C1 ─ T1 ─ (1−t)·R1 ─ OUT ─ t·R1 ─ T2
-//!                          │                         │            │
-//!                          R4 ─ S ─ C2 ───────────────┼────────────┘
-//!                               │                    load        l·R2
-//!                               C3 ─ M ───────────────┼────────────┘ (T2 ─ l·R2 ─ M)
-//!                                    │               gnd
-//!                                  m·R3 ─ gnd
+//! Vin ─ source_impedance ─ IN ─ C1 ─ T1 ─ (1−t)·R1 ─ OUT ─ t·R1 ─ T2 ─ l·R2 ─ M
+//!                          │                         │                        │
+//!                          R4 ─ S ─ C2 ─ T2        load_impedance        (1−m)·R3
+//!                               │                    │                        │
+//!                               └─ C3 ─────────────  gnd  ──────────────────  W ─ m·R3 ─ gnd
 //! ```
+//! The middle pot's ends are the bass pot's foot (M) and ground; C3 goes to its wiper (W).
+//! Without a middle pot (Vox AC30 Top Boost) M and W are one node, grounded through R3.
 //! The stack is linear and third order (three capacitors). Discretizing its capacitors with
 //! the trapezoidal rule is exactly the bilinear transform of Yeh & Smith's third-order
 //! H(s); doing it on the netlist rather than on their closed-form coefficients lets the
@@ -32,14 +32,55 @@ pub const MIN_POT_OHMS: f64 = 1.0;
 
 pub const SPEC: StageSpec = StageSpec {
     kind: KIND,
-    doc: "passive TMB tone stack (Yeh & Smith), trapezoidal/bilinear, with source and load impedance",
+    doc:
+        "passive TMB tone stack (Yeh & Smith), trapezoidal/bilinear, with source and load impedance",
     params: &[
-        choice("voicing", "fender", &["fender", "marshall", "vox"], "component set"),
-        num("treble", 0.5, 0.0, 1.0, "", "treble pot position t (fraction, linear)"),
-        num("middle", 0.5, 0.0, 1.0, "", "middle pot position m (fraction; the vox stack has none)"),
-        num("bass", 0.5, 0.0, 1.0, "", "bass pot position l (fraction, linear)"),
-        num("source_impedance", 0.0, 0.0, 1e8, "ohm", "source resistance driving the stack (0 = ideal)"),
-        num("load_impedance", f64::INFINITY, 1.0, f64::INFINITY, "ohm", "load on the output (inf = none)"),
+        choice(
+            "voicing",
+            "fender",
+            &["fender", "marshall", "vox"],
+            "component set",
+        ),
+        num(
+            "treble",
+            0.5,
+            0.0,
+            1.0,
+            "",
+            "treble pot position t (fraction, linear)",
+        ),
+        num(
+            "middle",
+            0.5,
+            0.0,
+            1.0,
+            "",
+            "middle pot position m (fraction; the vox stack has none)",
+        ),
+        num(
+            "bass",
+            0.5,
+            0.0,
+            1.0,
+            "",
+            "bass pot position l (fraction, linear)",
+        ),
+        num(
+            "source_impedance",
+            0.0,
+            0.0,
+            1e8,
+            "ohm",
+            "source resistance driving the stack (0 = ideal)",
+        ),
+        num(
+            "load_impedance",
+            f64::INFINITY,
+            1.0,
+            f64::INFINITY,
+            "ohm",
+            "load on the output (inf = none)",
+        ),
     ],
 };
 
@@ -60,15 +101,39 @@ pub struct Voicing {
 
 impl Voicing {
     /// Fender '59 Bassman 5F6-A (Yeh & Smith's values).
-    pub const FENDER: Voicing =
-        Voicing { r1: 250e3, r2: 1e6, r3: 25e3, r4: 56e3, c1: 250e-12, c2: 20e-9, c3: 20e-9, has_middle: true };
+    pub const FENDER: Voicing = Voicing {
+        r1: 250e3,
+        r2: 1e6,
+        r3: 25e3,
+        r4: 56e3,
+        c1: 250e-12,
+        c2: 20e-9,
+        c3: 20e-9,
+        has_middle: true,
+    };
     /// Marshall JCM800 / 1959.
-    pub const MARSHALL: Voicing =
-        Voicing { r1: 220e3, r2: 1e6, r3: 22e3, r4: 33e3, c1: 470e-12, c2: 22e-9, c3: 22e-9, has_middle: true };
+    pub const MARSHALL: Voicing = Voicing {
+        r1: 220e3,
+        r2: 1e6,
+        r3: 22e3,
+        r4: 33e3,
+        c1: 470e-12,
+        c2: 22e-9,
+        c3: 22e-9,
+        has_middle: true,
+    };
     /// Vox AC30 Top Boost: 1 MΩ treble and bass pots, 100 kΩ slope resistor, and a fixed
     /// 10 kΩ to ground where the others have a middle pot.
-    pub const VOX: Voicing =
-        Voicing { r1: 1e6, r2: 1e6, r3: 10e3, r4: 100e3, c1: 50e-12, c2: 22e-9, c3: 22e-9, has_middle: false };
+    pub const VOX: Voicing = Voicing {
+        r1: 1e6,
+        r2: 1e6,
+        r3: 10e3,
+        r4: 100e3,
+        c1: 50e-12,
+        c2: 22e-9,
+        c3: 22e-9,
+        has_middle: false,
+    };
 
     pub fn by_name(name: &str) -> Option<Voicing> {
         match name {
@@ -104,13 +169,20 @@ impl CircuitDesign for ToneStackDesign {
                 stage: KIND.into(),
                 param: "middle".into(),
                 value: p.num("middle").to_string(),
-                reason: format!("the '{}' voicing has no middle control (R3 is a fixed resistor)", p.text("voicing")),
+                reason: format!(
+                    "the '{}' voicing has no middle control (R3 is a fixed resistor)",
+                    p.text("voicing")
+                ),
             });
         }
         Ok(ToneStackDesign {
             voicing,
             treble: p.num("treble"),
-            middle: if voicing.has_middle { p.num("middle") } else { 1.0 },
+            middle: if voicing.has_middle {
+                p.num("middle")
+            } else {
+                1.0
+            },
             bass: p.num("bass"),
             source_impedance: p.num("source_impedance"),
             load_impedance: p.num("load_impedance"),
@@ -125,8 +197,13 @@ impl CircuitDesign for ToneStackDesign {
             n += 1;
             Node::Internal(n - 1)
         };
-        let input = if self.source_impedance > 0.0 { node() } else { Node::Source(0) };
+        let input = if self.source_impedance > 0.0 {
+            node()
+        } else {
+            Node::Source(0)
+        };
         let (t1, out, t2, s, m) = (node(), node(), node(), node(), node());
+        let wiper = if v.has_middle { node() } else { m };
         let mut net = Netlist::new(n, &[]);
         if let Node::Internal(_) = input {
             net.resistor(Node::Source(0), input, self.source_impedance);
@@ -136,9 +213,12 @@ impl CircuitDesign for ToneStackDesign {
             .resistor(out, t2, pot(self.treble, v.r1))
             .resistor(input, s, v.r4)
             .capacitor(s, t2, v.c2)
-            .capacitor(s, m, v.c3)
+            .capacitor(s, wiper, v.c3)
             .resistor(t2, m, pot(self.bass, v.r2))
-            .resistor(m, Node::Ground, pot(self.middle, v.r3));
+            .resistor(wiper, Node::Ground, pot(self.middle, v.r3));
+        if v.has_middle {
+            net.resistor(m, wiper, pot(1.0 - self.middle, v.r3));
+        }
         if self.load_impedance.is_finite() {
             net.resistor(out, Node::Ground, self.load_impedance);
         }

@@ -16,7 +16,9 @@
 
 use super::circuit_stage::{CircuitDesign, CircuitStage};
 use super::params::{number as num, Params, StageSpec};
-use crate::circuit::{GridDiodeTriode, KorenTriode, Netlist, Node, ShockleyDiode, THERMAL_VOLTAGE_27C};
+use crate::circuit::{
+    GridDiodeTriode, KorenTriode, Netlist, Node, ShockleyDiode, THERMAL_VOLTAGE_27C,
+};
 use crate::error::Error;
 
 pub const KIND: &str = "triode_common_cathode";
@@ -61,7 +63,9 @@ impl CircuitDesign for TriodeDesign {
     const KIND: &'static str = KIND;
 
     fn from_params(params: &Params) -> Result<Self, Error> {
-        Ok(TriodeDesign { params: params.clone() })
+        Ok(TriodeDesign {
+            params: params.clone(),
+        })
     }
 
     fn netlist(&self) -> Netlist {
@@ -71,7 +75,11 @@ impl CircuitDesign for TriodeDesign {
             n += 1;
             Node::Internal(n - 1)
         };
-        let input = if p.num("source_impedance") > 0.0 { node() } else { Node::Source(0) };
+        let input = if p.num("source_impedance") > 0.0 {
+            node()
+        } else {
+            Node::Source(0)
+        };
         let (g, d, k, pl, out) = (node(), node(), node(), node(), node());
         let mut net = Netlist::new(n, &[p.num("b_plus")]);
         // With an ideal source (0 Ω) the grid leak only loads the source and drops out.
@@ -97,8 +105,18 @@ impl CircuitDesign for TriodeDesign {
     fn device(&self) -> GridDiodeTriode {
         let p = &self.params;
         GridDiodeTriode {
-            triode: KorenTriode { mu: p.num("mu"), ex: p.num("ex"), kg1: p.num("kg1"), kp: p.num("kp"), kvb: p.num("kvb") },
-            grid_diode: ShockleyDiode::new(p.num("diode_is"), p.num("diode_n"), THERMAL_VOLTAGE_27C),
+            triode: KorenTriode {
+                mu: p.num("mu"),
+                ex: p.num("ex"),
+                kg1: p.num("kg1"),
+                kp: p.num("kp"),
+                kvb: p.num("kvb"),
+            },
+            grid_diode: ShockleyDiode::new(
+                p.num("diode_is"),
+                p.num("diode_n"),
+                THERMAL_VOLTAGE_27C,
+            ),
         }
     }
 

@@ -6,10 +6,23 @@ use greybound_core::{Processor, Spec};
 
 pub const KINDS: [&str; 3] = ["triode_common_cathode", "diode_clipper", "tone_stack"];
 
-pub fn prepared(kind: &str, params: &[(&str, ParamValue)], fs: f64, max_block: usize) -> Box<dyn Processor> {
-    let given: Vec<(String, ParamValue)> = params.iter().map(|(n, v)| (n.to_string(), v.clone())).collect();
+pub fn prepared(
+    kind: &str,
+    params: &[(&str, ParamValue)],
+    fs: f64,
+    max_block: usize,
+) -> Box<dyn Processor> {
+    let given: Vec<(String, ParamValue)> = params
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.clone()))
+        .collect();
     let (mut stage, _) = build_stage(kind, &given).expect("stage builds");
-    stage.prepare(&Spec { sample_rate: fs, max_block }).expect("stage prepares");
+    stage
+        .prepare(&Spec {
+            sample_rate: fs,
+            max_block,
+        })
+        .expect("stage prepares");
     stage
 }
 
