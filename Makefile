@@ -57,7 +57,9 @@ test-all: setup rust-test
 
 bench: setup
 	cd rust && $(CARGO) bench -p greybound-core --bench stages -- --quick --noplot
+	@mkdir -p .greybound
 	$(PYTEST) -m bench --benchmark-only --benchmark-json=.greybound/bench.json -p no:xdist
+	$(LAB) trend import-bench .greybound/bench.json
 
 lint: setup
 	.venv/bin/ruff check harness tests conftest.py
