@@ -9,6 +9,7 @@ state between calls (streaming); ``reset()`` returns it to its DC rest point.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,25 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
         "(or `maturin develop --release` inside .venv)"
     ) from exc
 
-__all__ = ["Stage", "describe_stages", "stage_kinds"]
+__all__ = ["NeuralCell", "Stage", "describe_stages", "stage_kinds"]
+
+
+def _render(native, what: str, x: np.ndarray) -> np.ndarray:
+    """Validate a mono float array of volts, render it through ``native``, keep the dtype."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{what}: expected a numpy array, got {type(x).__name__}")
+    if x.ndim != 1:
+        raise InputError(f"{what}: expected a 1-D (mono) array, got shape {x.shape}")
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{what}: expected float32 or float64 samples, got {x.dtype}")
+    bad = np.flatnonzero(~np.isfinite(x))
+    if bad.size:
+        raise InputError(
+            f"{what}: input sample {bad[0]} is {x[bad[0]]} "
+            f"({bad.size} non-finite samples); NaN/Inf input is rejected"
+        )
+    y = native.process(np.ascontiguousarray(x, dtype=np.float32))
+    return y.astype(x.dtype, copy=False)
 
 
 def describe_stages() -> list[dict[str, Any]]:
@@ -44,20 +63,7 @@ class Stage:
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Render ``x`` (1-D float32/float64 volts) → a new array of volts, same dtype."""
-        if not isinstance(x, np.ndarray):
-            raise TypeError(f"{self.kind}: expected a numpy array, got {type(x).__name__}")
-        if x.ndim != 1:
-            raise InputError(f"{self.kind}: expected a 1-D (mono) array, got shape {x.shape}")
-        if x.dtype not in (np.float32, np.float64):
-            raise TypeError(f"{self.kind}: expected float32 or float64 samples, got {x.dtype}")
-        bad = np.flatnonzero(~np.isfinite(x))
-        if bad.size:
-            raise InputError(
-                f"{self.kind}: input sample {bad[0]} is {x[bad[0]]} "
-                f"({bad.size} non-finite samples); NaN/Inf input is rejected"
-            )
-        y = self._native.process(np.ascontiguousarray(x, dtype=np.float32))
-        return y.astype(x.dtype, copy=False)
+        return _render(self._native, self.kind, x)
 
     def reset(self) -> None:
         """Return to the DC rest state reached at construction."""
@@ -89,3 +95,43 @@ class Stage:
 
     def __repr__(self) -> str:
         return f"Stage({self.kind!r}, sample_rate={self.sample_rate})"
+
+
+class NeuralCell:
+    """A learned cell loaded from a Greybound artifact (``model.greybound.json`` path or
+    its directory), run by the Rust runtime at ``sample_rate`` Hz (which the artifact must
+    declare as supported). Volts in, volts out; streaming like ``Stage``."""
+
+    def __init__(self, artifact: str | Path, sample_rate: float = 48000.0, **controls: float):
+        path = Path(artifact)
+        if path.is_dir():
+            path = path / "model.greybound.json"
+        self.path = path
+        self._native = _greybound.NativeNeuralCell(str(path), float(sample_rate))
+        self.sample_rate = float(sample_rate)
+        for name, value in controls.items():
+            self.set_control(name, value)
+
+    def set_control(self, name: str, value: float) -> None:
+        """Set a declared control (operating-point feature or knob) in its own units."""
+        self._native.set_control(name, float(value))
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """Render ``x`` (1-D float32/float64 volts) → a new array of volts, same dtype."""
+        return _render(self._native, self.name, x)
+
+    def reset(self) -> None:
+        """Clear the context window and recurrent state (input at rest, 0 V)."""
+        self._native.reset()
+
+    @property
+    def name(self) -> str:
+        return self._native.name
+
+    @property
+    def macs_per_sample(self) -> int:
+        """Multiply-accumulates per sample, counted from the layer shapes."""
+        return self._native.macs_per_sample
+
+    latency_samples = 0
+    """Causal cells add no delay (the reader rejects any other declaration)."""

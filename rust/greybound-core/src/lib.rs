@@ -12,6 +12,7 @@
 pub mod circuit;
 pub mod denormal;
 pub mod error;
+pub mod neural;
 pub mod processor;
 pub mod stages;
 

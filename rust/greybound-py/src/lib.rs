@@ -4,6 +4,7 @@
 
 use std::sync::Mutex;
 
+use greybound_core::neural::{artifact, NeuralCell};
 use greybound_core::stages::{build_stage, stage_specs, ParamKind, ParamValue, Params};
 use greybound_core::{Error, Processor, Spec};
 use numpy::{PyArray1, PyReadonlyArray1};
@@ -139,6 +140,111 @@ impl NativeStage {
     }
 }
 
+/// Checks for non-finite samples, then renders `buf` through `proc` in blocks with the GIL
+/// released.
+fn render<'py>(
+    py: Python<'py>,
+    proc: &mut dyn Processor,
+    what: &str,
+    x: PyReadonlyArray1<'py, f32>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let mut buf: Vec<f32> = x.as_array().iter().copied().collect();
+    if let Some(idx) = buf.iter().position(|v| !v.is_finite()) {
+        return Err(PyValueError::new_err(format!(
+            "{what}: input sample {idx} is {} (NaN/Inf input is rejected)",
+            buf[idx]
+        )));
+    }
+    py.detach(|| {
+        buf.chunks_mut(RENDER_BLOCK)
+            .for_each(|block| proc.process(block))
+    });
+    Ok(PyArray1::from_vec(py, buf))
+}
+
+/// A learned cell loaded from a Greybound artifact, prepared at a sample rate.
+#[pyclass(module = "harness._greybound")]
+struct NativeNeuralCell {
+    cell: Mutex<NeuralCell>,
+    name: String,
+    macs: usize,
+}
+
+#[pymethods]
+impl NativeNeuralCell {
+    #[new]
+    fn new(descriptor: std::path::PathBuf, sample_rate: f64) -> PyResult<Self> {
+        let a = artifact::load(&descriptor).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let mut cell = NeuralCell::new(&a);
+        cell.prepare(&Spec {
+            sample_rate,
+            max_block: RENDER_BLOCK,
+        })
+        .map_err(|e| PyValueError::new_err(format!("{}: {e}", descriptor.display())))?;
+        let macs = cell.macs_per_sample();
+        Ok(NativeNeuralCell {
+            cell: Mutex::new(cell),
+            name: a.descriptor.name,
+            macs,
+        })
+    }
+
+    /// Processes a 1-D float32 array of volts; returns a new float32 array.
+    fn process<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray1<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let mut cell = self
+            .cell
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("cell state poisoned"))?;
+        render(py, &mut *cell, &self.name, x)
+    }
+
+    fn reset(&self) -> PyResult<()> {
+        self.cell
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("cell state poisoned"))?
+            .reset();
+        Ok(())
+    }
+
+    /// Sets a control (operating-point feature or knob) by name, in its own units.
+    fn set_control(&self, name: &str, value: f64) -> PyResult<()> {
+        let mut cell = self
+            .cell
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("cell state poisoned"))?;
+        let id = cell.control_index(name).ok_or_else(|| {
+            let known: Vec<&str> = cell.control_names().collect();
+            PyValueError::new_err(format!(
+                "{}: unknown control '{name}' (controls: {})",
+                self.name,
+                known.join(", ")
+            ))
+        })?;
+        if !value.is_finite() {
+            return Err(PyValueError::new_err(format!(
+                "{}: control '{name}' = {value} is not finite",
+                self.name
+            )));
+        }
+        cell.set_param(id as u32, value as f32);
+        Ok(())
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[getter]
+    fn macs_per_sample(&self) -> usize {
+        self.macs
+    }
+}
+
 /// Every stage kind with its parameters: a list of dicts.
 #[pyfunction]
 fn describe_stages<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -182,6 +288,7 @@ fn describe_stages<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
 #[pymodule]
 fn _greybound(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeStage>()?;
+    m.add_class::<NativeNeuralCell>()?;
     m.add_function(wrap_pyfunction!(describe_stages, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
