@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
         "(or `maturin develop --release` inside .venv)"
     ) from exc
 
-__all__ = ["NeuralCell", "Stage", "describe_stages", "stage_kinds"]
+__all__ = ["NeuralCell", "Stage", "allocation_probe_works", "describe_stages", "stage_kinds"]
 
 
 def _render(native, what: str, x: np.ndarray) -> np.ndarray:
@@ -43,6 +43,18 @@ def _render(native, what: str, x: np.ndarray) -> np.ndarray:
         )
     y = native.process(np.ascontiguousarray(x, dtype=np.float32))
     return y.astype(x.dtype, copy=False)
+
+
+def _allocations(native, what: str, x: np.ndarray) -> int:
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim != 1:
+        raise InputError(f"{what}: expected a 1-D (mono) array, got shape {x.shape}")
+    return int(native.allocations_during_process(x))
+
+
+def allocation_probe_works() -> bool:
+    """True when the extension's allocation counter sees a known allocation."""
+    return _greybound.allocation_probe_self_test() >= 1
 
 
 def describe_stages() -> list[dict[str, Any]]:
@@ -64,6 +76,10 @@ class Stage:
     def process(self, x: np.ndarray) -> np.ndarray:
         """Render ``x`` (1-D float32/float64 volts) → a new array of volts, same dtype."""
         return _render(self._native, self.kind, x)
+
+    def allocations_during_process(self, x: np.ndarray) -> int:
+        """Heap allocations the runtime makes while processing ``x`` (the rule: 0)."""
+        return _allocations(self._native, self.kind, x)
 
     def reset(self) -> None:
         """Return to the DC rest state reached at construction."""
@@ -119,6 +135,10 @@ class NeuralCell:
     def process(self, x: np.ndarray) -> np.ndarray:
         """Render ``x`` (1-D float32/float64 volts) → a new array of volts, same dtype."""
         return _render(self._native, self.name, x)
+
+    def allocations_during_process(self, x: np.ndarray) -> int:
+        """Heap allocations the runtime makes while processing ``x`` (the rule: 0)."""
+        return _allocations(self._native, self.name, x)
 
     def reset(self) -> None:
         """Clear the context window and recurrent state (input at rest, 0 V)."""

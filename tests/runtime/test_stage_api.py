@@ -113,3 +113,18 @@ def test_wrong_shapes_and_dtypes_are_rejected():
         stage.process(np.zeros(10, dtype=np.int16))
     with pytest.raises(TypeError, match="numpy array"):
         stage.process([0.0, 1.0])
+
+
+def test_allocation_probe_sees_allocations():
+    from harness.runtime import allocation_probe_works
+
+    assert allocation_probe_works()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_process_makes_no_heap_allocation(kind):
+    """The real-time rule, checked through the extension's counting allocator on a
+    hard input (a 20 V burst into silence), in 4096-sample blocks."""
+    x = np.zeros(20000, dtype=np.float32)
+    x[1000:9000] = 20.0 * np.sin(np.arange(8000) / 3.0)
+    assert Stage(kind).allocations_during_process(x) == 0

@@ -4,6 +4,11 @@
 
 use std::sync::Mutex;
 
+mod alloc_probe;
+
+#[global_allocator]
+static ALLOCATOR: alloc_probe::CountingAllocator = alloc_probe::CountingAllocator;
+
 use greybound_core::neural::{artifact, NeuralCell};
 use greybound_core::stages::{build_stage, stage_specs, ParamKind, ParamValue, Params};
 use greybound_core::{Error, Processor, Spec};
@@ -101,6 +106,11 @@ impl NativeStage {
                 .for_each(|block| stage.process(block))
         });
         Ok(PyArray1::from_vec(py, buf))
+    }
+
+    /// Heap allocations made while processing `x` (the runtime rule says: zero).
+    fn allocations_during_process(&self, x: PyReadonlyArray1<'_, f32>) -> PyResult<u64> {
+        Ok(allocations_in_process(self.locked()?.as_mut(), x))
     }
 
     /// Returns the stage to its DC rest state.
@@ -245,6 +255,13 @@ impl NativeNeuralCell {
     }
 }
 
+/// Heap allocations made by `proc.process` over `x` in blocks of `RENDER_BLOCK` (the input
+/// copy is made before counting starts).
+fn allocations_in_process(proc: &mut dyn Processor, x: PyReadonlyArray1<'_, f32>) -> u64 {
+    let mut buf: Vec<f32> = x.as_array().iter().copied().collect();
+    alloc_probe::count_allocations(|| buf.chunks_mut(RENDER_BLOCK).for_each(|b| proc.process(b)))
+}
+
 /// Every stage kind with its parameters: a list of dicts.
 #[pyfunction]
 fn describe_stages<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -285,11 +302,20 @@ fn describe_stages<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
     Ok(out)
 }
 
+/// Allocations the probe counts for one 64-byte `Vec` (must be ≥ 1: proves the probe works).
+#[pyfunction]
+fn allocation_probe_self_test() -> u64 {
+    alloc_probe::count_allocations(|| {
+        std::hint::black_box(vec![0u8; 64]);
+    })
+}
+
 #[pymodule]
 fn _greybound(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeStage>()?;
     m.add_class::<NativeNeuralCell>()?;
     m.add_function(wrap_pyfunction!(describe_stages, m)?)?;
+    m.add_function(wrap_pyfunction!(allocation_probe_self_test, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -29,6 +29,13 @@ impl Nonlinearity for Linear {
 /// a Newton overshoot can never overflow. e^80 A·IS is far beyond any real junction current.
 const EXP_LINEAR_ABOVE: f64 = 80.0;
 
+/// Exponent below which a junction's `exp` is not evaluated: e^−40 < 4.3e-18 < 2⁻⁵⁴, so
+/// `IS·(e^x − 1)` rounds to exactly −IS, and the dropped conductance is below
+/// 4.3e-18·IS/(N·Vt). In the Newton matrix `K·∂f/∂v − I` it adds |K|·g: for the triode's grid
+/// diode (|K| ≈ 70 kΩ, IS/(N·Vt) ≈ 3.9e-8 S) about 1e-20, far under f64 rounding of the unit
+/// diagonal, so the solution is unchanged.
+const EXP_NEGLIGIBLE_BELOW: f64 = -40.0;
+
 /// `exp(x)` continued linearly above [`EXP_LINEAR_ABOVE`]; returns (value, derivative).
 #[inline(always)]
 fn exp_limited(x: f64) -> (f64, f64) {
@@ -62,35 +69,51 @@ fn pnjlim(v_new: f64, v_old: f64, n_vt: f64, vcrit: f64) -> f64 {
 }
 
 /// A Shockley junction: `i = IS·(exp(v/(N·Vt)) − 1)`. Series resistance belongs in the
-/// netlist as a resistor.
+/// netlist as a resistor. Constant terms are folded in [`ShockleyDiode::new`].
 #[derive(Debug, Clone, Copy)]
 pub struct ShockleyDiode {
     /// Saturation current IS (A).
-    pub is: f64,
+    is: f64,
     /// Emission coefficient times thermal voltage, N·Vt (V).
-    pub n_vt: f64,
+    n_vt: f64,
+    /// 1/(N·Vt) (1/V).
+    inv_n_vt: f64,
+    /// SPICE critical voltage (V), see [`ShockleyDiode::vcrit`].
+    vcrit: f64,
 }
 
 impl ShockleyDiode {
+    /// A junction with saturation current `is` (A), emission coefficient `n` and thermal
+    /// voltage `vt` (V).
     pub fn new(is: f64, n: f64, vt: f64) -> Self {
-        ShockleyDiode { is, n_vt: n * vt }
+        let n_vt = n * vt;
+        ShockleyDiode {
+            is,
+            n_vt,
+            inv_n_vt: 1.0 / n_vt,
+            vcrit: n_vt * (n_vt / (std::f64::consts::SQRT_2 * is)).ln(),
+        }
     }
 
     /// Current (A) and conductance (S) at junction voltage `v` (V).
     #[inline(always)]
     pub fn current(&self, v: f64) -> (f64, f64) {
-        let (e, de) = exp_limited(v / self.n_vt);
-        (self.is * (e - 1.0), self.is * de / self.n_vt)
+        let x = v * self.inv_n_vt;
+        if x < EXP_NEGLIGIBLE_BELOW {
+            return (-self.is, 0.0);
+        }
+        let (e, de) = exp_limited(x);
+        (self.is * (e - 1.0), self.is * de * self.inv_n_vt)
     }
 
     /// SPICE critical voltage: where the diode's current curve bends (V).
     pub fn vcrit(&self) -> f64 {
-        self.n_vt * (self.n_vt / (std::f64::consts::SQRT_2 * self.is)).ln()
+        self.vcrit
     }
 
     #[inline]
     fn limit(&self, v_new: f64, v_old: f64) -> f64 {
-        pnjlim(v_new, v_old, self.n_vt, self.vcrit())
+        pnjlim(v_new, v_old, self.n_vt, self.vcrit)
     }
 }
 
@@ -101,12 +124,16 @@ pub struct DiodePair(pub ShockleyDiode);
 impl Nonlinearity for DiodePair {
     const PORTS: usize = 1;
 
+    /// One `exp` per evaluation: with `E = e^|x|`, `i = ±IS·(E − 1/E)` and
+    /// `g = IS/(N·Vt)·(E + 1/E)`.
     #[inline]
     fn eval(&self, v: &[f64; 4], i: &mut [f64; 4], jac: &mut [f64; 16]) {
-        let (ip, gp) = self.0.current(v[0]);
-        let (in_, gn) = self.0.current(-v[0]);
-        i[0] = ip - in_;
-        jac[0] = gp + gn;
+        let d = &self.0;
+        let x = v[0] * d.inv_n_vt;
+        let (e, de) = exp_limited(x.abs());
+        let e_inv = 1.0 / e;
+        i[0] = (d.is * (e - e_inv)).copysign(x);
+        jac[0] = d.is * d.inv_n_vt * (de + e_inv);
     }
 
     fn limit(&self, v_old: &[f64; 4], v_new: &mut [f64; 4]) {
@@ -141,30 +168,79 @@ impl KorenTriode {
     /// E1 = Vpk/KP · ln(1 + exp(KP·(1/MU + Vgk/√(KVB + Vpk²)))),
     /// Ip = pwr(E1, EX)/KG1 · (1 + sgn E1), with ngspice's pwr(x, y) = sgn(x)·|x|^y, so
     /// Ip = 2·E1^EX/KG1 for E1 > 0 and 0 otherwise.
-    #[inline(always)]
     pub fn plate_current(&self, vgk: f64, vpk: f64) -> (f64, f64, f64) {
+        KorenLaw::new(self).plate_current(vgk, vpk)
+    }
+}
+
+/// [`KorenTriode`] with its constant terms folded (reciprocals, KP/MU, EX − 1), for the
+/// per-sample path: one `sqrt`, two divisions, `exp`, `ln` (`ln_1p` below the knee),
+/// `ln` and `exp` per evaluation.
+#[derive(Debug, Clone, Copy)]
+struct KorenLaw {
+    kp: f64,
+    inv_kp: f64,
+    kp_over_mu: f64,
+    kvb: f64,
+    ex: f64,
+    ex_minus_1: f64,
+    two_over_kg1: f64,
+}
+
+/// Softplus argument beyond which ln(1 + e^a) = a to within e^−30/30 < 4e-15 relative.
+const SOFTPLUS_LINEAR_ABOVE: f64 = 30.0;
+/// Softplus argument below which ln(1 + e^a) = e^a to within e^−30/2 < 5e-14 relative.
+const SOFTPLUS_EXP_BELOW: f64 = -30.0;
+/// Above this softplus argument ln(1 + e^a) is computed as `ln` of the rounded 1 + e^a: the
+/// absolute error ≤ 2⁻⁵³ is then ≤ 9e-16 relative to ln(1 + e^−2) = 0.127. Below it
+/// `ln_1p` keeps full relative accuracy.
+const SOFTPLUS_LN_ABOVE: f64 = -2.0;
+
+impl KorenLaw {
+    fn new(t: &KorenTriode) -> Self {
+        KorenLaw {
+            kp: t.kp,
+            inv_kp: 1.0 / t.kp,
+            kp_over_mu: t.kp / t.mu,
+            kvb: t.kvb,
+            ex: t.ex,
+            ex_minus_1: t.ex - 1.0,
+            two_over_kg1: 2.0 / t.kg1,
+        }
+    }
+
+    /// As [`KorenTriode::plate_current`].
+    #[inline(always)]
+    fn plate_current(&self, vgk: f64, vpk: f64) -> (f64, f64, f64) {
         let s2 = self.kvb + vpk * vpk;
-        let s = s2.sqrt();
-        let a = self.kp * (1.0 / self.mu + vgk / s);
+        let inv_s = 1.0 / s2.sqrt();
+        let a = self.kp_over_mu + self.kp * vgk * inv_s;
         // softplus(a) = ln(1 + e^a) and its derivative sigmoid(a), both overflow-safe.
-        let (softplus, sigmoid) = if a > 30.0 {
+        let (softplus, sigmoid) = if a > SOFTPLUS_LINEAR_ABOVE {
             (a, 1.0)
-        } else if a < -30.0 {
-            let e = a.exp();
-            (e, e)
         } else {
             let e = a.exp();
-            (e.ln_1p(), e / (1.0 + e))
+            if a < SOFTPLUS_EXP_BELOW {
+                (e, e)
+            } else {
+                let one_e = 1.0 + e;
+                let sp = if a > SOFTPLUS_LN_ABOVE {
+                    one_e.ln()
+                } else {
+                    e.ln_1p()
+                };
+                (sp, e / one_e)
+            }
         };
-        let e1 = vpk / self.kp * softplus;
+        let e1 = vpk * self.inv_kp * softplus;
         if e1.is_nan() || e1 <= 0.0 {
             return (0.0, 0.0, 0.0);
         }
-        let e1_pow = (self.ex * e1.ln()).exp(); // E1^EX
-        let ip = 2.0 * e1_pow / self.kg1;
-        let dip_de1 = self.ex * ip / e1;
-        let de1_dvgk = vpk * sigmoid / s;
-        let de1_dvpk = softplus / self.kp - sigmoid * vgk * vpk * vpk / (s2 * s);
+        let e1_pow_m1 = (self.ex_minus_1 * e1.ln()).exp(); // E1^(EX−1)
+        let ip = self.two_over_kg1 * e1_pow_m1 * e1;
+        let dip_de1 = self.two_over_kg1 * self.ex * e1_pow_m1;
+        let de1_dvgk = vpk * sigmoid * inv_s;
+        let de1_dvpk = softplus * self.inv_kp - sigmoid * vgk * vpk * vpk * inv_s * inv_s * inv_s;
         (ip, dip_de1 * de1_dvgk, dip_de1 * de1_dvpk)
     }
 }
@@ -175,8 +251,17 @@ impl KorenTriode {
 /// 2 = plate–cathode (P, K).
 #[derive(Debug, Clone, Copy)]
 pub struct GridDiodeTriode {
-    pub triode: KorenTriode,
-    pub grid_diode: ShockleyDiode,
+    triode: KorenLaw,
+    grid_diode: ShockleyDiode,
+}
+
+impl GridDiodeTriode {
+    pub fn new(triode: &KorenTriode, grid_diode: ShockleyDiode) -> Self {
+        GridDiodeTriode {
+            triode: KorenLaw::new(triode),
+            grid_diode,
+        }
+    }
 }
 
 impl Nonlinearity for GridDiodeTriode {

@@ -1,7 +1,7 @@
 //! The DK-method solver: a netlist reduced onto its nonlinear ports, stepped per sample.
 
 use super::devices::Nonlinearity;
-use super::linalg::{invert, matmul, solve_small, spectral_radius};
+use super::linalg::{invert, matmul, spectral_radius, SmallLu};
 use super::netlist::{Netlist, Node};
 use crate::denormal::flush;
 use crate::error::Error;
@@ -22,7 +22,8 @@ const NEWTON_TOL: f64 = 1e-9;
 /// 20 s overdriven triode render: ≤ 1.4 float32 ulp of the output peak vs full Newton, for
 /// ~25% fewer device evaluations.
 const POLISH: f64 = 1e-6;
-/// Backtracking halvings per Newton step before a step is taken regardless.
+/// Backtracking halvings per Newton step before a step is taken regardless (the first
+/// retry of a predicted step drops the predictor instead of halving).
 const MAX_HALVINGS: usize = 8;
 
 /// Reduced matrices of the linear network for one set of capacitor conductances:
@@ -210,9 +211,11 @@ impl StepMatrices {
 
 /// Solves `v = p + K·f(v)` by damped Newton from the start value in `v`, where `i` and
 /// `jac` already hold `f(v)` and `∂f/∂v` (the warm start is the previous sample's solution,
-/// whose device evaluation is reused: one device evaluation per Newton step). Leaves the
-/// solution in `v` with `f(v)`, `∂f/∂v` in `i`, `jac`. Returns whether the residual
-/// tolerance was met. Allocation-free.
+/// whose device evaluation is reused: one device evaluation per Newton step). The first
+/// Newton step is offset by `predict` (V). Leaves the solution in `v` with `f(v)`, `∂f/∂v`
+/// in `i`, `jac`; returns whether the residual tolerance was met, and the point the first
+/// Newton step alone reached (V). Allocation-free.
+#[allow(clippy::too_many_arguments)]
 fn newton<N: Nonlinearity>(
     nl: &N,
     k: &[f64; 16],
@@ -221,7 +224,8 @@ fn newton<N: Nonlinearity>(
     i: &mut [f64; MAX_PORTS],
     jac: &mut [f64; 16],
     max_iter: usize,
-) -> bool {
+    predict: &[f64; MAX_PORTS],
+) -> (bool, [f64; MAX_PORTS]) {
     let np = N::PORTS;
     let mut r = [0.0; MAX_PORTS];
     let residual = |v: &[f64; MAX_PORTS], i: &[f64; MAX_PORTS], r: &mut [f64; MAX_PORTS]| {
@@ -245,9 +249,10 @@ fn newton<N: Nonlinearity>(
         NEWTON_TOL * (1.0 + v[..np].iter().fold(0.0f64, |m, x| m.max(x.abs())))
     };
     let mut rn = residual(v, i, &mut r);
-    for _ in 0..max_iter {
+    let mut first = *v;
+    for iter in 0..max_iter {
         if rn <= tol(v) {
-            return true;
+            return (true, first);
         }
         // Jacobian of the residual: K·∂f/∂v − I.
         let mut a = [0.0; 16];
@@ -260,12 +265,18 @@ fn newton<N: Nonlinearity>(
                 a[row * 4 + col] = s;
             }
         }
+        let Some(lu) = SmallLu::factor(&a, np) else {
+            return (false, first);
+        };
         let mut step = [0.0; MAX_PORTS];
         for row in 0..np {
             step[row] = -r[row];
         }
-        if !solve_small(&mut a, &mut step, np) {
-            return false;
+        lu.solve(&mut step, np);
+        if iter == 0 {
+            for row in 0..np {
+                first[row] += step[row];
+            }
         }
         if rn <= POLISH * (1.0 + v[..np].iter().fold(0.0f64, |m, x| m.max(x.abs()))) {
             for row in 0..np {
@@ -276,11 +287,17 @@ fn newton<N: Nonlinearity>(
                 v[row] += step[row];
                 i[row] += di;
             }
-            return true;
+            return (true, first);
         }
+        let step_norm = step[..np].iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        // The first trial carries the predictor; if it fails, the plain Newton step follows.
+        let mut predicted = iter == 0 && predict[..np].iter().any(|x| *x != 0.0);
         let mut trial = *v;
         for row in 0..np {
             trial[row] += step[row];
+            if predicted {
+                trial[row] += predict[row];
+            }
         }
         nl.limit(v, &mut trial);
         let (mut ti, mut tr) = ([0.0; MAX_PORTS], [0.0; MAX_PORTS]);
@@ -290,15 +307,33 @@ fn newton<N: Nonlinearity>(
             tjac.fill(0.0);
             nl.eval(&trial, &mut ti, &mut tjac);
             trn = residual(&trial, &ti, &mut tr);
-            if trn < rn || halving == MAX_HALVINGS {
+            // Natural monotonicity test (Deuflhard): the simplified Newton correction at the
+            // trial, through the current factors, must be shorter than the full correction.
+            // Unlike the raw residual this weighs each port by its loop gain, so a high-gain
+            // port (the plate) no longer rejects steps that have brought the others in.
+            let mut bar = [0.0; MAX_PORTS];
+            for row in 0..np {
+                bar[row] = -tr[row];
+            }
+            lu.solve(&mut bar, np);
+            let bar_norm = bar[..np].iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            if (trn.is_finite() && bar_norm < step_norm) || halving == MAX_HALVINGS {
                 break;
             }
-            for row in 0..np {
-                trial[row] = 0.5 * (trial[row] + v[row]);
+            if predicted {
+                predicted = false;
+                for row in 0..np {
+                    trial[row] = v[row] + step[row];
+                }
+                nl.limit(v, &mut trial);
+            } else {
+                for row in 0..np {
+                    trial[row] = 0.5 * (trial[row] + v[row]);
+                }
             }
         }
         if !trn.is_finite() {
-            return false;
+            return (false, first);
         }
         *v = trial;
         *i = ti;
@@ -306,7 +341,7 @@ fn newton<N: Nonlinearity>(
         rn = trn;
         *jac = tjac;
     }
-    rn <= tol(v)
+    (rn <= tol(v), first)
 }
 
 /// A netlist discretized at one sample rate, with its rest state and running state.
@@ -327,6 +362,9 @@ pub struct DkSolver<N: Nonlinearity> {
     v: [f64; MAX_PORTS],
     i: [f64; MAX_PORTS],
     jac: [f64; 16],
+    /// Correction to the first Newton step: how far the previous sample's solution lay
+    /// from where its first Newton step alone reached (V).
+    predict: [f64; MAX_PORTS],
     h_rest: Vec<f64>,
     v_rest: [f64; MAX_PORTS],
     i_rest: [f64; MAX_PORTS],
@@ -400,7 +438,8 @@ impl<N: Nonlinearity> DkSolver<N> {
             for a in 0..np {
                 p[a] = (1..ns).map(|s| dc.pu[a * ns + s] * u[s] * scale).sum();
             }
-            if !newton(&nl, &k_dc, &p, &mut v, &mut i, &mut jac, 200) && step == STEPS {
+            let (ok, _) = newton(&nl, &k_dc, &p, &mut v, &mut i, &mut jac, 200, &[0.0; 4]);
+            if !ok && step == STEPS {
                 return Err(Error::Circuit {
                     stage: stage.into(),
                     reason: "no DC operating point found".into(),
@@ -441,6 +480,7 @@ impl<N: Nonlinearity> DkSolver<N> {
             v,
             i,
             jac,
+            predict: [0.0; MAX_PORTS],
             h_rest,
             v_rest: v,
             i_rest: i,
@@ -508,6 +548,7 @@ impl<N: Nonlinearity> DkSolver<N> {
         self.v = self.v_rest;
         self.i = self.i_rest;
         self.jac = self.jac_rest;
+        self.predict = [0.0; MAX_PORTS];
         self.newton_failures = 0;
     }
 
@@ -527,10 +568,23 @@ impl<N: Nonlinearity> DkSolver<N> {
         }
         if np > 0 {
             let (mut v, mut i, mut jac) = (self.v, self.i, self.jac);
-            if !newton(&self.nl, &m.k, &p, &mut v, &mut i, &mut jac, self.max_iter) {
+            let (ok, first) = newton(
+                &self.nl,
+                &m.k,
+                &p,
+                &mut v,
+                &mut i,
+                &mut jac,
+                self.max_iter,
+                &self.predict,
+            );
+            if !ok {
                 self.newton_failures += 1;
             }
             if v[..np].iter().chain(&i[..np]).all(|x| x.is_finite()) {
+                for a in 0..np {
+                    self.predict[a] = v[a] - first[a];
+                }
                 self.v = v;
                 self.i = i;
                 self.jac = jac;

@@ -61,59 +61,101 @@ pub fn matmul(a: &[f64], b: &[f64], r: usize, q: usize, p: usize) -> Vec<f64> {
     c
 }
 
-/// Solves `a x = b` in place for a small `n×n` system (n ≤ 4) held in a fixed 4×4 layout.
-/// Allocation-free; returns false if the matrix is numerically singular. `n` is a
-/// compile-time constant at every call site, so each size gets its own unrolled code.
-#[inline(always)]
-pub fn solve_small(a: &mut [f64; 16], b: &mut [f64; 4], n: usize) -> bool {
-    match n {
-        0 => true,
-        1 => solve_fixed::<1>(a, b),
-        2 => solve_fixed::<2>(a, b),
-        3 => solve_fixed::<3>(a, b),
-        _ => solve_fixed::<4>(a, b),
-    }
+/// LU factors (partial pivoting) of a small `n×n` matrix (n ≤ 4) held in a fixed 4×4
+/// layout, for solving several right-hand sides with one factorization. Allocation-free.
+pub struct SmallLu {
+    lu: [f64; 16],
+    perm: [usize; 4],
 }
 
-/// Gaussian elimination with partial pivoting on the leading `N×N` block.
-#[inline(always)]
-fn solve_fixed<const N: usize>(a: &mut [f64; 16], b: &mut [f64; 4]) -> bool {
-    for col in 0..N {
-        let mut piv = col;
-        let mut best = a[col * 4 + col].abs();
-        for r in (col + 1)..N {
-            let v = a[r * 4 + col].abs();
-            if v > best {
-                best = v;
-                piv = r;
-            }
-        }
-        if best.is_nan() || best <= 1e-300 {
-            return false;
-        }
-        if piv != col {
-            for k in 0..N {
-                a.swap(col * 4 + k, piv * 4 + k);
-            }
-            b.swap(col, piv);
-        }
-        let inv_p = 1.0 / a[col * 4 + col];
-        for r in (col + 1)..N {
-            let f = a[r * 4 + col] * inv_p;
-            for k in col..N {
-                a[r * 4 + k] -= f * a[col * 4 + k];
-            }
-            b[r] -= f * b[col];
+impl SmallLu {
+    /// Factors the leading `n×n` block of `a`; `None` if it is numerically singular.
+    /// `n` is a compile-time constant at every call site, so each size gets its own
+    /// unrolled code.
+    #[inline(always)]
+    pub fn factor(a: &[f64; 16], n: usize) -> Option<Self> {
+        let mut f = SmallLu {
+            lu: *a,
+            perm: [0, 1, 2, 3],
+        };
+        let ok = match n {
+            0 => true,
+            1 => f.factor_fixed::<1>(),
+            2 => f.factor_fixed::<2>(),
+            3 => f.factor_fixed::<3>(),
+            _ => f.factor_fixed::<4>(),
+        };
+        ok.then_some(f)
+    }
+
+    /// Solves `a x = b` in place.
+    #[inline(always)]
+    pub fn solve(&self, b: &mut [f64; 4], n: usize) {
+        match n {
+            0 => {}
+            1 => self.solve_fixed::<1>(b),
+            2 => self.solve_fixed::<2>(b),
+            3 => self.solve_fixed::<3>(b),
+            _ => self.solve_fixed::<4>(b),
         }
     }
-    for col in (0..N).rev() {
-        let mut s = b[col];
-        for k in (col + 1)..N {
-            s -= a[col * 4 + k] * b[k];
+
+    /// Doolittle elimination with partial pivoting; the diagonal holds reciprocal pivots.
+    #[inline(always)]
+    fn factor_fixed<const N: usize>(&mut self) -> bool {
+        let a = &mut self.lu;
+        for col in 0..N {
+            let mut piv = col;
+            let mut best = a[col * 4 + col].abs();
+            for r in (col + 1)..N {
+                let v = a[r * 4 + col].abs();
+                if v > best {
+                    best = v;
+                    piv = r;
+                }
+            }
+            if best.is_nan() || best <= 1e-300 {
+                return false;
+            }
+            if piv != col {
+                for k in 0..N {
+                    a.swap(col * 4 + k, piv * 4 + k);
+                }
+                self.perm.swap(col, piv);
+            }
+            let inv_p = 1.0 / a[col * 4 + col];
+            a[col * 4 + col] = inv_p;
+            for r in (col + 1)..N {
+                let f = a[r * 4 + col] * inv_p;
+                a[r * 4 + col] = f;
+                for k in (col + 1)..N {
+                    a[r * 4 + k] -= f * a[col * 4 + k];
+                }
+            }
         }
-        b[col] = s / a[col * 4 + col];
+        true
     }
-    true
+
+    #[inline(always)]
+    fn solve_fixed<const N: usize>(&self, b: &mut [f64; 4]) {
+        let a = &self.lu;
+        let mut x = [0.0; 4];
+        for r in 0..N {
+            let mut s = b[self.perm[r]];
+            for k in 0..r {
+                s -= a[r * 4 + k] * x[k];
+            }
+            x[r] = s;
+        }
+        for r in (0..N).rev() {
+            let mut s = x[r];
+            for k in (r + 1)..N {
+                s -= a[r * 4 + k] * x[k];
+            }
+            x[r] = s * a[r * 4 + r];
+        }
+        b[..N].copy_from_slice(&x[..N]);
+    }
 }
 
 /// Spectral radius estimate of an `n×n` matrix by repeated squaring:
@@ -168,8 +210,39 @@ mod tests {
         a[..2].copy_from_slice(&[2.0, 1.0]);
         a[4..6].copy_from_slice(&[1.0, 3.0]);
         let mut b = [3.0, 5.0, 0.0, 0.0];
-        assert!(solve_small(&mut a, &mut b, 2));
+        SmallLu::factor(&a, 2).unwrap().solve(&mut b, 2);
         assert!((b[0] - 0.8).abs() < 1e-14 && (b[1] - 1.4).abs() < 1e-14);
+    }
+
+    #[test]
+    fn small_lu_pivots_and_solves_every_size() {
+        // Zero leading diagonal forces a row exchange; x = (1, −2, 3, −4)[..n].
+        let m = [
+            0.0, 2.0, 1.0, 0.5, 3.0, 1.0, -1.0, 0.2, 1.0, -2.0, 4.0, 1.0, 0.5, 0.1, 1.0, 5.0,
+        ];
+        let x = [1.0, -2.0, 3.0, -4.0];
+        for n in 1..=4 {
+            let mut a = [0.0; 16];
+            let mut b = [0.0; 4];
+            for r in 0..n {
+                for c in 0..n {
+                    a[r * 4 + c] = m[r * 4 + c] + if r == c && n == 1 { 1.0 } else { 0.0 };
+                    b[r] += a[r * 4 + c] * x[c];
+                }
+            }
+            SmallLu::factor(&a, n).unwrap().solve(&mut b, n);
+            for r in 0..n {
+                assert!((b[r] - x[r]).abs() < 1e-13, "n {n}: x[{r}] = {}", b[r]);
+            }
+        }
+    }
+
+    #[test]
+    fn small_lu_rejects_a_singular_matrix() {
+        let mut a = [0.0; 16];
+        a[..2].copy_from_slice(&[1.0, 2.0]);
+        a[4..6].copy_from_slice(&[2.0, 4.0]);
+        assert!(SmallLu::factor(&a, 2).is_none());
     }
 
     #[test]

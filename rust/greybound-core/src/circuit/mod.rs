@@ -6,8 +6,11 @@
 //! part this is exactly the bilinear transform), reduces the linear network onto the
 //! nonlinear ports once in `prepare` (the DK method of Yeh, Abel & Smith), and per sample
 //! solves only the small implicit port equation `v = p + K·f(v)` with a damped Newton
-//! iteration (bounded iterations, warm start from the previous sample, backtracking line
-//! search, SPICE-style junction limiting supplied by the device).
+//! iteration: bounded iterations; warm start from the previous sample, whose first Newton
+//! step is corrected by how far the previous sample's first step fell short (a predictor:
+//! one device evaluation per sample on smooth signals); backtracking with Deuflhard's
+//! natural monotonicity test (the simplified Newton correction must shrink), which weighs
+//! ports by their loop gain; SPICE-style junction limiting supplied by the device.
 
 // Small fixed-size matrices read most clearly with explicit row/column indices.
 #![allow(clippy::needless_range_loop)]

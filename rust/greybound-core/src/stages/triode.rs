@@ -104,24 +104,28 @@ impl CircuitDesign for TriodeDesign {
 
     fn device(&self) -> GridDiodeTriode {
         let p = &self.params;
-        GridDiodeTriode {
-            triode: KorenTriode {
-                mu: p.num("mu"),
-                ex: p.num("ex"),
-                kg1: p.num("kg1"),
-                kp: p.num("kp"),
-                kvb: p.num("kvb"),
-            },
-            grid_diode: ShockleyDiode::new(
-                p.num("diode_is"),
-                p.num("diode_n"),
-                THERMAL_VOLTAGE_27C,
-            ),
-        }
+        GridDiodeTriode::new(
+            &self.koren(),
+            ShockleyDiode::new(p.num("diode_is"), p.num("diode_n"), THERMAL_VOLTAGE_27C),
+        )
     }
 
     fn max_iterations(&self) -> usize {
         self.params.num("max_iterations") as usize
+    }
+}
+
+impl TriodeDesign {
+    /// The Koren plate-current law with this stage's constants.
+    fn koren(&self) -> KorenTriode {
+        let p = &self.params;
+        KorenTriode {
+            mu: p.num("mu"),
+            ex: p.num("ex"),
+            kg1: p.num("kg1"),
+            kp: p.num("kp"),
+            kvb: p.num("kvb"),
+        }
     }
 }
 
@@ -130,7 +134,7 @@ impl TriodeCommonCathode {
     pub fn operating_point(&self) -> Option<(f64, f64, f64)> {
         let s = self.solver.as_ref()?;
         let v = s.rest_port_voltages();
-        let (ip, _, _) = self.design.device().triode.plate_current(v[1], v[2]);
+        let (ip, _, _) = self.design.koren().plate_current(v[1], v[2]);
         Some((v[1], v[2], ip))
     }
 }
