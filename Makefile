@@ -7,13 +7,14 @@ PIP     := .venv/bin/pip
 LAB     := .venv/bin/greybound-lab
 PYTEST  := .venv/bin/pytest
 CARGO   ?= cargo
-EXTRAS  ?= dev,spice
+EXTRAS  ?= dev,spice,train
 JOBS    ?= 2
 RUST_SRC := $(shell find rust -name '*.rs' -o -name 'Cargo.toml' 2>/dev/null | grep -v '/target/')
 EXT_STAMP := .venv/.greybound-ext-stamp
 DEPS_STAMP := .venv/.greybound-deps-stamp
 
-.PHONY: help setup system-deps demo test test-all bench lint rust-test py-test clean
+.PHONY: help setup system-deps demo test test-all bench lint rust-test py-test clean \
+        lab-train-cells lab-check-neural-cell-rust
 
 help:
 	@echo "make demo      set up, then run the lab's default job and write reports/"
@@ -43,6 +44,9 @@ setup: system-deps $(EXT_STAMP)
 # ---- jobs --------------------------------------------------------------------------------
 demo: setup
 	$(LAB) demo --output-dir reports
+	$(PYTEST) -m acceptance -n $(JOBS)
+	$(LAB) report --output-dir reports
+	@echo "demo: reports/demo.md (stage renders), reports/report.html + report.md (acceptance, trends)"
 
 rust-test:
 	cd rust && $(CARGO) test --workspace --quiet
@@ -66,6 +70,31 @@ lint: setup
 	.venv/bin/ruff format --check harness tests conftest.py
 	cd rust && $(CARGO) fmt --all -- --check
 	cd rust && $(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# ---- learned cells (issue 6) --------------------------------------------------------------
+DATASETS := .greybound/datasets
+CELLS    := common-cathode-12ax7-mlp common-cathode-12ax7-gru common-cathode-12ax7-table \
+            diode-clipper-mlp
+
+# Regenerates the golden cell artifacts: SPICE datasets → training → vectors → evaluation.
+# Deterministic for the seeds in fixtures/cells/; review the diff before committing.
+lab-train-cells: setup
+	for f in common-cathode-12ax7 diode-clipper; do \
+	  $(LAB) spice-dataset --fixture $$f --output-dir $(DATASETS)/$$f || exit 1; done
+	for c in $(CELLS); do f=$${c%-*}; \
+	  $(LAB) train-neural-cell --cell $$c --quiet --output-dir golden/cells/$$c \
+	    --dataset-manifest $(DATASETS)/$$f/$$f.dataset.json || exit 1; \
+	  $(LAB) export-neural-cell-vectors --descriptor golden/cells/$$c/model.greybound.json \
+	    --output golden/cells/$$c/vectors.json || exit 1; done
+	$(LAB) evaluate-neural-cell --dataset-manifest \
+	  $(DATASETS)/common-cathode-12ax7/common-cathode-12ax7.dataset.json \
+	  $(foreach c,$(filter common-cathode%,$(CELLS)),--descriptor golden/cells/$(c)/model.greybound.json) \
+	  --report golden/cells/common-cathode-12ax7.evaluation.md > /dev/null
+
+# The Rust side of neural-cell equivalence, from cargo (no Python) and from pytest.
+lab-check-neural-cell-rust: setup
+	cd rust && $(CARGO) test -p greybound-core --test neural_artifacts
+	$(PYTEST) tests/cells/test_vectors.py -p no:xdist
 
 clean:
 	rm -rf .venv rust/target reports .pytest_cache .benchmarks

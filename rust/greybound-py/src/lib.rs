@@ -220,6 +220,15 @@ impl NativeNeuralCell {
         Ok(())
     }
 
+    /// Heap allocations made while processing `x` (the runtime rule says: zero).
+    fn allocations_during_process(&self, x: PyReadonlyArray1<'_, f32>) -> PyResult<u64> {
+        let mut cell = self
+            .cell
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("cell state poisoned"))?;
+        Ok(allocations_in_process(&mut *cell, x))
+    }
+
     /// Sets a control (operating-point feature or knob) by name, in its own units.
     fn set_control(&self, name: &str, value: f64) -> PyResult<()> {
         let mut cell = self
