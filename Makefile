@@ -60,7 +60,7 @@ test-all: setup rust-test
 	$(PYTEST) -n $(JOBS) -m "not bench"
 
 bench: setup
-	cd rust && $(CARGO) bench -p greybound-core --bench stages -- --quick --noplot
+	cd rust && $(CARGO) bench -p greybound-core -- --quick --noplot
 	@mkdir -p .greybound
 	$(PYTEST) -m bench --benchmark-only --benchmark-json=.greybound/bench.json -p no:xdist
 	$(LAB) trend import-bench .greybound/bench.json
