@@ -378,6 +378,7 @@ REGISTRARS.append(_add_report)
 
 # --- end gates ---------------------------------------------------------------------------
 
+
 # --- commands: neural cells (issue 6) -----------------------------------------------------
 def _cmd_train_neural_cell(args: argparse.Namespace) -> int:
     from harness.cells.train import train_neural_cell

@@ -33,7 +33,7 @@ from scipy import signal
 
 from harness.datasets import DatasetManifest, read_npz, unpack
 from harness.errors import LabError
-from harness.metrics.distortion import imd, thd
+from harness.metrics.distortion import imd, min_samples_to_resolve, thd
 from harness.metrics.null import null_residual_db
 
 #: Metrics that decide "beats the analytic stage" (all lower-is-better).
@@ -69,12 +69,6 @@ def _band_rms_mv(err: np.ndarray, sample_rate: float) -> list[float]:
     return out
 
 
-def thd_min_samples(sample_rate: float, f0: float) -> int:
-    """Shortest segment (samples) ``metrics.distortion.thd`` resolves at ``f0``: its
-    200 dB Chebyshev window needs the harmonics ≥ 19 bins apart (see its docstring)."""
-    return int(math.ceil(19 * sample_rate / f0))
-
-
 def _distortion_deltas(case_rec: dict, y: np.ndarray, ref: np.ndarray, fs: float):
     """(|ΔTHD| list, |ΔIMD| list) in percentage points for the case's settled segments."""
     meta, segs = case_rec["stimulus"]["meta"], case_rec["stimulus"]["segments"]
@@ -83,8 +77,8 @@ def _distortion_deltas(case_rec: dict, y: np.ndarray, ref: np.ndarray, fs: float
         for name, (a, b) in segs.items():
             # Segments too short for the THD window's resolution are left out (the smoke
             # plan's 20 ms steps); the report lists how many segments were measured.
-            if (name == "steady" or name.startswith("level_")) and b - a >= thd_min_samples(
-                fs, meta["f0_hz"]
+            if (name == "steady" or name.startswith("level_")) and b - a >= min_samples_to_resolve(
+                meta["f0_hz"], fs
             ):
                 t_ref = thd(ref[a:b], fs, meta["f0_hz"]).thd_ratio
                 t_mod = thd(y[a:b], fs, meta["f0_hz"]).thd_ratio
