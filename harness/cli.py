@@ -396,6 +396,13 @@ def _cmd_export_neural_cell_vectors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export_onnx(args: argparse.Namespace) -> int:
+    from harness.cells.onnx_export import export_onnx
+
+    print(f"onnx: {export_onnx(args.descriptor, args.output)} (checked with onnxruntime)")
+    return 0
+
+
 def _cmd_evaluate_neural_cell(args: argparse.Namespace) -> int:
     from harness.cells.evaluate import evaluate_neural_cell
 
@@ -425,6 +432,10 @@ def _add_cells(sub) -> None:
     p.add_argument("--descriptor", required=True, help="model.greybound.json")
     p.add_argument("--output", required=True, help="vectors JSON to write")
     p.set_defaults(handler=_cmd_export_neural_cell_vectors)
+    p = sub.add_parser("export-onnx", help="optional ONNX export, verified with onnxruntime")
+    p.add_argument("--descriptor", required=True, help="model.greybound.json")
+    p.add_argument("--output", required=True, help=".onnx file to write")
+    p.set_defaults(handler=_cmd_export_onnx)
     p = sub.add_parser("evaluate-neural-cell", help="cells vs analytic vs SPICE held-out cases")
     p.add_argument("--descriptor", required=True, action="append", help="repeatable")
     p.add_argument("--dataset-manifest", required=True)

@@ -16,8 +16,10 @@ ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
 
 def context_windows(x: torch.Tensor, context: int) -> torch.Tensor:
     """[B, T + context − 1] → [B, T, context]: at each step the last ``context`` inputs,
-    oldest first."""
-    return x.unfold(-1, context, 1)
+    oldest first. Built from shifted slices (not ``unfold``) so that it also exports to
+    ONNX."""
+    steps = x.shape[-1] - context + 1
+    return torch.stack([x[..., k : k + steps] for k in range(context)], dim=-1)
 
 
 class ContextMLP(nn.Module):
