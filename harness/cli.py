@@ -480,6 +480,50 @@ REGISTRARS.append(_add_gate)
 # --- end neural cells ---------------------------------------------------------------------
 
 
+# --- commands: rigs (issue 7) --------------------------------------------------------------
+def _parse_knobs(items: list[str]) -> dict[str, float]:
+    from harness.errors import InputError
+
+    knobs = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            knobs[name] = float(value)
+        except ValueError:
+            raise InputError(f"--knob {item!r}: expected NAME=NUMBER") from None
+        if not sep or not name:
+            raise InputError(f"--knob {item!r}: expected NAME=NUMBER")
+    return knobs
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from harness.rigs import render
+
+    summary = render(args.rig, args.input, args.output, knobs=_parse_knobs(args.knob),
+                     channel=args.channel, resample=args.resample)  # fmt: skip
+    _print_json(summary)
+    return 0
+
+
+def _add_render(sub) -> None:
+    p = sub.add_parser("render", help="render a WAV through a rig (fixtures/rigs/*.rig.json5)")
+    p.add_argument("--rig", required=True, help="rig file, or a name in fixtures/rigs/")
+    p.add_argument("--input", required=True, metavar="IN.wav", help="mono WAV (1.0 = 1 V)")
+    p.add_argument("--output", required=True, metavar="OUT.wav", help="32-bit float WAV")
+    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                   help="knob setting in the knob's range (repeatable)")  # fmt: skip
+    p.add_argument("--channel", default=None, help="channel (default: the rig's)")
+    p.add_argument("--resample", action="store_true",
+                   help="convert an input at another rate with scipy.signal.resample_poly "
+                        "(polyphase FIR, Kaiser beta 5); without it a rate mismatch "
+                        "is an error")  # fmt: skip
+    p.set_defaults(handler=_cmd_render)
+
+
+REGISTRARS.append(_add_render)
+# --- end rigs ------------------------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="greybound-lab",

@@ -582,7 +582,10 @@ def format_update(results: list[GoldenUpdate]) -> str:
 # --- the runtime stages' goldens ----------------------------------------------------------
 
 #: Stage kinds with goldens under ``golden/stages/<kind>/`` (default parameters).
-STAGE_KINDS = ("triode_common_cathode", "diode_clipper", "tone_stack")
+STAGE_KINDS = (
+    "triode_common_cathode", "diode_clipper", "tone_stack", "volume", "cut",
+    "cathode_follower", "phase_inverter", "power_amp", "output_transformer",
+)  # fmt: skip
 STAGE_RATE = 48_000
 #: Peak levels of the 1 kHz stepped sine (dBFS, 0 dBFS = 1 V peak at the stage input).
 STAGE_LEVELS_DBFS = (-40.0, -30.0, -20.0, -10.0, 0.0)

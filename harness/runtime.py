@@ -68,10 +68,20 @@ def stage_kinds() -> list[str]:
 
 
 class Stage:
-    """A runtime stage at one sample rate (Hz). Parameters are SI units (Ω, F, V)."""
+    """A runtime stage at one sample rate (Hz). Parameters are SI units (Ω, F, V).
 
-    def __init__(self, kind: str, sample_rate: float = 48000.0, **params: Any) -> None:
-        self._native = _greybound.NativeStage(kind, float(sample_rate), params)
+    ``oversample`` (1, 2, 4 or 8) runs the stage at that multiple of ``sample_rate``
+    between linear-phase half-band filters (``greybound_core::dsp::Oversampled``); the
+    filters' delay is reported in ``latency_samples`` (host-rate samples)."""
+
+    def __init__(
+        self, kind: str, sample_rate: float = 48000.0, *, oversample: int = 1, **params: Any
+    ) -> None:
+        if isinstance(oversample, bool) or not isinstance(oversample, int):
+            raise TypeError(f"stage '{kind}': oversample must be an int (1, 2, 4 or 8)")
+        if oversample not in (1, 2, 4, 8):
+            raise ValueError(f"stage '{kind}': oversample = {oversample}: must be 1, 2, 4 or 8")
+        self._native = _greybound.NativeStage(kind, float(sample_rate), params, oversample)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Render ``x`` (1-D float32/float64 volts) → a new array of volts, same dtype."""
@@ -95,6 +105,11 @@ class Stage:
         return self._native.sample_rate
 
     @property
+    def oversample(self) -> int:
+        """Oversampling factor (1 = the host rate)."""
+        return self._native.oversample
+
+    @property
     def latency_samples(self) -> int:
         """Group delay the stage adds (samples)."""
         return self._native.latency_samples
@@ -110,7 +125,9 @@ class Stage:
         return dict(self._native.params)
 
     def __repr__(self) -> str:
-        return f"Stage({self.kind!r}, sample_rate={self.sample_rate})"
+        if self.oversample == 1:
+            return f"Stage({self.kind!r}, sample_rate={self.sample_rate})"
+        return f"Stage({self.kind!r}, sample_rate={self.sample_rate}, oversample={self.oversample})"
 
 
 class NeuralCell:

@@ -6,7 +6,17 @@ import pytest
 from harness.errors import InputError
 from harness.runtime import Stage, describe_stages, stage_kinds
 
-KINDS = ["triode_common_cathode", "diode_clipper", "tone_stack"]
+KINDS = [
+    "triode_common_cathode",
+    "diode_clipper",
+    "tone_stack",
+    "cathode_follower",
+    "volume",
+    "cut",
+    "phase_inverter",
+    "power_amp",
+    "output_transformer",
+]
 
 
 def test_every_stage_kind_is_listed_with_documented_parameters():

@@ -7,10 +7,12 @@
 //!
 //! Modules: [`processor`] (the trait, [`Chain`], [`Spec`]), [`denormal`] (scoped FTZ/DAZ),
 //! [`circuit`] (nodal DK solver shared by every circuit stage), [`stages`] (triode stage,
-//! diode clipper, tone stack, and the registry that builds them by name).
+//! diode clipper, tone stack, and the registry that builds them by name), [`dsp`]
+//! (half-band filters and the [`dsp::Oversampled`] wrapper).
 
 pub mod circuit;
 pub mod denormal;
+pub mod dsp;
 pub mod error;
 pub mod neural;
 pub mod processor;

@@ -15,11 +15,21 @@ const FS: f64 = 48_000.0;
 /// Physical output bound (V) of each stage for inputs up to `peak` volts: the triode's
 /// output swings at most ±B+ (250 V) through the coupling cap; the clipper is passive and
 /// cannot exceed its input; the RC tone stack is passive — a reversal of a fully charged
-/// input can at most double the input, a factor 3 leaves margin.
+/// input can at most double the input, a factor 3 leaves margin. The follower's cathode
+/// swings within its supply (330 V) through the coupling cap, and so, differentially,
+/// the inverter's plates (2 × 300 V); the volume and cut controls are passive like the
+/// tone stack. The power stage's speaker voltage is the plate swing (at most 2 × the
+/// 360 V supply) over n/2 = 10.5; the transformer stage is driven by a current
+/// Vin/R_L, clamped at 1 kV in, so its load voltage stays within ±1 kV (the magnetizing
+/// branch only draws current away).
 fn bound(kind: &str, peak: f64) -> f64 {
     match kind {
         "triode_common_cathode" => 250.0,
         "diode_clipper" => peak * 1.0001 + 1e-6,
+        "cathode_follower" => 330.0,
+        "phase_inverter" => 600.0,
+        "power_amp" => 2.0 * 360.0 / 10.45,
+        "output_transformer" => 3.0 * peak.min(1000.0) + 1e-6,
         _ => 3.0 * peak + 1e-6,
     }
 }

@@ -9,6 +9,7 @@ mod alloc_probe;
 #[global_allocator]
 static ALLOCATOR: alloc_probe::CountingAllocator = alloc_probe::CountingAllocator;
 
+use greybound_core::dsp::Oversampled;
 use greybound_core::neural::{artifact, NeuralCell};
 use greybound_core::stages::{build_stage, stage_specs, ParamKind, ParamValue, Params};
 use greybound_core::{Error, Processor, Spec};
@@ -37,6 +38,7 @@ struct NativeStage {
     stage: Mutex<Box<dyn Processor>>,
     params: Params,
     sample_rate: f64,
+    oversample: usize,
 }
 
 impl NativeStage {
@@ -50,7 +52,13 @@ impl NativeStage {
 #[pymethods]
 impl NativeStage {
     #[new]
-    fn new(kind: &str, sample_rate: f64, params: &Bound<'_, PyDict>) -> PyResult<Self> {
+    #[pyo3(signature = (kind, sample_rate, params, oversample=1))]
+    fn new(
+        kind: &str,
+        sample_rate: f64,
+        params: &Bound<'_, PyDict>,
+        oversample: usize,
+    ) -> PyResult<Self> {
         let mut given = Vec::with_capacity(params.len());
         for (key, value) in params.iter() {
             let name: String = key
@@ -72,7 +80,12 @@ impl NativeStage {
             };
             given.push((name, v));
         }
-        let (mut stage, params) = build_stage(kind, &given).map_err(to_py_err)?;
+        let (stage, params) = build_stage(kind, &given).map_err(to_py_err)?;
+        let mut stage: Box<dyn Processor> = if oversample == 1 {
+            stage
+        } else {
+            Box::new(Oversampled::new(stage, oversample).map_err(to_py_err)?)
+        };
         stage
             .prepare(&Spec {
                 sample_rate,
@@ -83,6 +96,7 @@ impl NativeStage {
             stage: Mutex::new(stage),
             params,
             sample_rate,
+            oversample,
         })
     }
 
@@ -137,6 +151,12 @@ impl NativeStage {
     #[getter]
     fn sample_rate(&self) -> f64 {
         self.sample_rate
+    }
+
+    /// Oversampling factor the stage runs at (1 = the host rate).
+    #[getter]
+    fn oversample(&self) -> usize {
+        self.oversample
     }
 
     /// Resolved parameters (defaults filled in), name → value.

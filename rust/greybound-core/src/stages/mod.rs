@@ -4,17 +4,29 @@
 //! ([`condition_input`]): NaN becomes 0 V and magnitudes are clamped to ±[`INPUT_LIMIT_V`],
 //! so that any input, finite or not, gives finite, bounded output.
 
+mod cathode_follower;
 mod circuit_stage;
+mod cut;
 mod diode_clipper;
+mod output_transformer;
 mod params;
+mod phase_inverter;
+mod power_amp;
 mod tone_stack;
 mod triode;
+mod volume;
 
+pub use cathode_follower::CathodeFollower;
 pub use circuit_stage::{CircuitDesign, CircuitStage};
+pub use cut::Cut;
 pub use diode_clipper::DiodeClipper;
+pub use output_transformer::{OutputTransformer, TransformerCore};
 pub use params::{ParamKind, ParamSpec, ParamValue, Params, StageSpec};
+pub use phase_inverter::{PhaseInverter, TriodePair};
+pub use power_amp::{Pentode, PentodeCurrents, PowerAmp, PowerAmpDesign, PushPullPentodes};
 pub use tone_stack::{ToneStack, Voicing};
 pub use triode::TriodeCommonCathode;
+pub use volume::{taper_fraction, Volume};
 
 use crate::error::Error;
 use crate::processor::Processor;
@@ -39,7 +51,17 @@ pub fn stage_specs() -> &'static [StageSpec] {
     &STAGE_SPECS
 }
 
-static STAGE_SPECS: [StageSpec; 3] = [triode::SPEC, diode_clipper::SPEC, tone_stack::SPEC];
+static STAGE_SPECS: [StageSpec; 9] = [
+    triode::SPEC,
+    diode_clipper::SPEC,
+    tone_stack::SPEC,
+    cathode_follower::SPEC,
+    volume::SPEC,
+    cut::SPEC,
+    phase_inverter::SPEC,
+    power_amp::SPEC,
+    output_transformer::SPEC,
+];
 
 /// Builds a stage by kind name from `(name, value)` parameters; unspecified parameters take
 /// their defaults. Returns the stage (not yet prepared) and the resolved parameters.
@@ -58,7 +80,13 @@ pub fn build_stage(
     let stage: Box<dyn Processor> = match kind {
         triode::KIND => Box::new(TriodeCommonCathode::from_params(&params)?),
         diode_clipper::KIND => Box::new(DiodeClipper::from_params(&params)?),
-        _ => Box::new(ToneStack::from_params(&params)?),
+        tone_stack::KIND => Box::new(ToneStack::from_params(&params)?),
+        cathode_follower::KIND => Box::new(CathodeFollower::from_params(&params)?),
+        volume::KIND => Box::new(Volume::from_params(&params)?),
+        cut::KIND => Box::new(Cut::from_params(&params)?),
+        phase_inverter::KIND => Box::new(PhaseInverter::from_params(&params)?),
+        power_amp::KIND => Box::new(PowerAmp::from_params(&params)?),
+        _ => Box::new(OutputTransformer::from_params(&params)?),
     };
     Ok((stage, params))
 }

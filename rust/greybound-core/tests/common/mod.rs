@@ -4,7 +4,17 @@
 use greybound_core::stages::{build_stage, ParamValue};
 use greybound_core::{Processor, Spec};
 
-pub const KINDS: [&str; 3] = ["triode_common_cathode", "diode_clipper", "tone_stack"];
+pub const KINDS: [&str; 9] = [
+    "triode_common_cathode",
+    "diode_clipper",
+    "tone_stack",
+    "cathode_follower",
+    "volume",
+    "cut",
+    "phase_inverter",
+    "power_amp",
+    "output_transformer",
+];
 
 pub fn prepared(
     kind: &str,
