@@ -129,13 +129,6 @@ impl CircuitDesign for CathodeFollowerDesign {
 
 impl CathodeFollowerDesign {
     fn koren(&self) -> KorenTriode {
-        let p = &self.params;
-        KorenTriode {
-            mu: p.num("mu"),
-            ex: p.num("ex"),
-            kg1: p.num("kg1"),
-            kp: p.num("kp"),
-            kvb: p.num("kvb"),
-        }
+        super::koren_from(&self.params)
     }
 }

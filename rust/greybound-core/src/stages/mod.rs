@@ -46,6 +46,18 @@ pub fn condition_input(x: f32) -> f64 {
     }
 }
 
+/// The Koren triode law from a stage's `mu`, `ex`, `kg1`, `kp`, `kvb` parameters (shared by
+/// every stage with a triode in it).
+pub(crate) fn koren_from(p: &Params) -> crate::circuit::KorenTriode {
+    crate::circuit::KorenTriode {
+        mu: p.num("mu"),
+        ex: p.num("ex"),
+        kg1: p.num("kg1"),
+        kp: p.num("kp"),
+        kvb: p.num("kvb"),
+    }
+}
+
 /// Every stage kind the runtime can build, with its parameters.
 pub fn stage_specs() -> &'static [StageSpec] {
     &STAGE_SPECS

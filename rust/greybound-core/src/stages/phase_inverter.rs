@@ -189,13 +189,7 @@ impl CircuitDesign for PhaseInverterDesign {
 
     fn device(&self) -> TriodePair {
         let p = &self.params;
-        TriodePair(KorenTriode {
-            mu: p.num("mu"),
-            ex: p.num("ex"),
-            kg1: p.num("kg1"),
-            kp: p.num("kp"),
-            kvb: p.num("kvb"),
-        })
+        TriodePair(super::koren_from(p))
     }
 
     fn max_iterations(&self) -> usize {

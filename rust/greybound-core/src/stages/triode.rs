@@ -118,14 +118,7 @@ impl CircuitDesign for TriodeDesign {
 impl TriodeDesign {
     /// The Koren plate-current law with this stage's constants.
     fn koren(&self) -> KorenTriode {
-        let p = &self.params;
-        KorenTriode {
-            mu: p.num("mu"),
-            ex: p.num("ex"),
-            kg1: p.num("kg1"),
-            kp: p.num("kp"),
-            kvb: p.num("kvb"),
-        }
+        super::koren_from(&self.params)
     }
 }
 
