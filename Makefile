@@ -14,7 +14,7 @@ EXT_STAMP := .venv/.greybound-ext-stamp
 DEPS_STAMP := .venv/.greybound-deps-stamp
 
 .PHONY: help setup system-deps demo test test-all bench lint rust-test py-test clean \
-        lab-train-cells lab-check-neural-cell-rust
+        lab-train-cells lab-check-neural-cell-rust lab-evaluate-integrated-neural-cell
 
 help:
 	@echo "make demo      set up, then run the lab's default job and write reports/"
@@ -95,6 +95,10 @@ lab-train-cells: setup
 lab-check-neural-cell-rust: setup
 	cd rust && $(CARGO) test -p greybound-core --test neural_artifacts
 	$(PYTEST) tests/cells/test_vectors.py -p no:xdist
+
+# Nox30 analytic vs golden common-cathode cells in shadow and replace on the input stage.
+lab-evaluate-integrated-neural-cell: setup
+	$(LAB) evaluate-integrated-neural-cell --rig nox30 --report reports/integrated-neural-first-stage.md
 
 clean:
 	rm -rf .venv rust/target reports .pytest_cache .benchmarks

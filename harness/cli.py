@@ -480,6 +480,28 @@ REGISTRARS.append(_add_gate)
 # --- end neural cells ---------------------------------------------------------------------
 
 
+# --- commands: cabinet IR (issue 8) ----------------------------------------------------
+def _cmd_make_cab_ir(args: argparse.Namespace) -> int:
+    from harness.cabs import make_cab_ir
+
+    sidecar = make_cab_ir(args.output, args.sample_rate)
+    print(f"cab IR: {args.output} ({sidecar['samples']} samples at {sidecar['sample_rate']} Hz, "
+          f"sha256 {sidecar['sha256']})")  # fmt: skip
+    return 0
+
+
+def _add_make_cab_ir(sub) -> None:
+    p = sub.add_parser("make-cab-ir", help="write the synthetic 2x12 open-back cabinet IR")
+    p.add_argument("--output", required=True, metavar="OUT.wav",
+                   help="32-bit float mono WAV (+ OUT.json: recipe, SHA-256)")  # fmt: skip
+    p.add_argument("--sample-rate", type=int, default=48000, help="Hz (default 48000)")
+    p.set_defaults(handler=_cmd_make_cab_ir)
+
+
+REGISTRARS.append(_add_make_cab_ir)
+# --- end cabinet IR ----------------------------------------------------------------------
+
+
 # --- commands: rigs (issue 7) --------------------------------------------------------------
 def _parse_knobs(items: list[str]) -> dict[str, float]:
     from harness.errors import InputError
@@ -496,11 +518,26 @@ def _parse_knobs(items: list[str]) -> dict[str, float]:
     return knobs
 
 
+def _parse_neural_cell(item: str | None) -> tuple[str, str] | None:
+    from harness.errors import InputError
+
+    if item is None:
+        return None
+    stage, sep, artifact = item.partition("=")
+    if not sep or not stage or not artifact:
+        raise InputError(f"--neural-cell {item!r}: expected STAGE=ARTIFACT")
+    return stage, artifact
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     from harness.rigs import render
 
     summary = render(args.rig, args.input, args.output, knobs=_parse_knobs(args.knob),
-                     channel=args.channel, resample=args.resample)  # fmt: skip
+                     channel=args.channel, resample=args.resample, monitor_log=args.monitor_log,
+                     neural_cell=_parse_neural_cell(args.neural_cell),
+                     neural_cell_mode=args.neural_cell_mode,
+                     block_size=args.block_size,
+                     cab=None if args.cab is None else args.cab == "on")  # fmt: skip
     _print_json(summary)
     return 0
 
@@ -517,10 +554,66 @@ def _add_render(sub) -> None:
                    help="convert an input at another rate with scipy.signal.resample_poly "
                         "(polyphase FIR, Kaiser beta 5); without it a rate mismatch "
                         "is an error")  # fmt: skip
+    p.add_argument("--monitor-log", default=None, metavar="PATH",
+                   help="write the monitor log (JSON lines per block, then a summary)")  # fmt: skip
+    p.add_argument("--neural-cell", default=None, metavar="STAGE=ARTIFACT",
+                   help="bind a learned cell (artifact dir, model.greybound.json, or a name in "
+                        "golden/cells/) to a stage")  # fmt: skip
+    p.add_argument("--neural-cell-mode", choices=("shadow", "replace"), default="shadow",
+                   help="shadow: audio from the analytic stage, cell error in the log; "
+                        "replace: the cell's output goes on (default: shadow)")  # fmt: skip
+    p.add_argument("--block-size", type=int, default=256, metavar="N",
+                   help="block size (samples) of a monitored render (default 256)")  # fmt: skip
+    p.add_argument("--cab", choices=("on", "off"), default=None,
+                   help="include or exclude the rig's cab IR (default: as the rig file says; "
+                        "'on' is an error for a rig without one)")  # fmt: skip
     p.set_defaults(handler=_cmd_render)
 
 
 REGISTRARS.append(_add_render)
+
+
+def _cmd_evaluate_integrated_neural_cell(args: argparse.Namespace) -> int:
+    from harness.integration import DEFAULT_CELLS, evaluate_integrated_neural_cell
+
+    result = evaluate_integrated_neural_cell(
+        rig=args.rig, stage=args.stage, cells=tuple(args.cell or DEFAULT_CELLS),
+        input_path=args.input, seconds=args.seconds, knobs=_parse_knobs(args.knob),
+        channel=args.channel, report=args.report,
+    )  # fmt: skip
+    print(f"report: {result.report}")
+    for c in result.cells:
+        print(f"{c.cell}: shadow RMS error {c.shadow_rms_error_v:.3f} V "
+              f"({c.shadow_rms_error_db if c.shadow_rms_error_db is not None else float('nan'):.2f}"
+              f" dB re stage); replace vs analytic ESR {c.esr:.4f}, "
+              f"null {c.null_residual_db:.2f} dB")  # fmt: skip
+    return 0
+
+
+def _add_evaluate_integrated_neural_cell(sub) -> None:
+    p = sub.add_parser(
+        "evaluate-integrated-neural-cell",
+        help="render a rig analytic, with a learned cell in shadow and in replace mode; "
+        "write a Markdown report of the local mismatch and the rendered impact",
+    )
+    p.add_argument("--rig", default="nox30", help="rig file or name (default nox30)")
+    p.add_argument("--stage", default=None,
+                   help="stage to bind (default: the rig's first triode stage)")  # fmt: skip
+    p.add_argument("--cell", action="append", default=None, metavar="ARTIFACT",
+                   help="artifact (dir, model.greybound.json or golden/cells name); repeatable; "
+                        "default: the three golden common-cathode-12ax7 cells")  # fmt: skip
+    p.add_argument("--input", default=None, metavar="IN.wav",
+                   help="mono WAV at the rig's rate (default: the built-in DI phrase)")  # fmt: skip
+    p.add_argument("--seconds", type=float, default=8.0,
+                   help="length of the built-in DI phrase (s, default 8)")  # fmt: skip
+    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--channel", default=None)
+    p.add_argument("--report", default="reports/integrated-neural-first-stage.md",
+                   help="Markdown report; WAVs and monitor logs go to <report stem>/")  # fmt: skip
+    p.set_defaults(handler=_cmd_evaluate_integrated_neural_cell)
+
+
+REGISTRARS.append(_add_evaluate_integrated_neural_cell)
 # --- end rigs ------------------------------------------------------------------------------
 
 

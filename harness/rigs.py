@@ -13,13 +13,27 @@ A rig (``fixtures/rigs/<name>.rig.json5``) holds:
   ``default_channel``; a channel's values win over knobs for the parameters it names
   (an AC30's Normal channel ignores the Top Boost controls);
 * ``output_gain_db`` (optional, default 0): gain applied after the last stage;
-* ``cab_ir`` (optional): path (relative to the rig file) of a mono WAV impulse response at
-  the rig's sample rate, convolved after the chain (``scipy.signal.fftconvolve``, output
-  truncated to the input length; latency unchanged — the IR's own delay is the cab's);
-* ``neural_cells`` (optional, placeholder): ``[{stage, artifact, mode: shadow|replace}]``,
-  validated (stage exists, artifact present) but not yet rendered.
+* ``cab_ir`` (optional, ``null`` = no cab): path (relative to the rig file) of a mono WAV
+  impulse response at the rig's sample rate (``harness.cabs.read_ir``: a rate mismatch is
+  an error naming the file), convolved after the output gain by the runtime's zero-latency
+  ``IrConvolver`` — streaming, so a render split into pieces equals one call; latency
+  unchanged (the IR's own delay is the cab's), tail + the IR's length.
+  ``RigChain(..., cab=False)`` leaves it out, ``cab=True`` requires it;
+* ``neural_cells`` (optional): ``[{stage, artifact, mode: shadow|replace}]`` — a learned
+  cell (artifact directory or ``model.greybound.json``, relative to the rig file) bound to
+  a stage; rendered by ``render_monitored`` (see below).
 
 Every error is an ``InputError`` naming the file and the key (``stages[3].kind``).
+
+**Monitored rendering** (``render_monitored``, ``render(..., monitor_log=, neural_cell=)``)
+runs the chain block by block (``MONITOR_BLOCK`` samples) with every stage's telemetry on
+(``Stage.take_probe``) and writes a monitor log (JSON lines, one record per block, then one
+summary record; fields in ``render_monitored``'s docstring, read by
+``harness.metrics.monitor``). A bound neural cell runs at the host rate with its controls
+set from the bound stage's parameters. *Shadow*: the cell sees the stage's input, the audio
+uses the analytic stage (bit-identical to the plain render), and the cell's output, delayed
+by the stage's latency, is compared with the stage's. *Replace*: the cell's output goes on
+and the analytic stage is not run; the chain's latency drops by the stage's latency.
 
 Knob values apply at render start (they are part of the stage parameters the runtime is
 built with), so a render has no parameter changes and no zipper noise; ``smoothing_ms`` is
@@ -44,6 +58,8 @@ RIGS_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "rigs"
 LOG_TAPER_BASE = 81.0
 OVERSAMPLE_FACTORS = (1, 2, 4, 8)
 NEURAL_MODES = ("shadow", "replace")
+#: Block size (samples) of a monitored render: 5.3 ms at 48 kHz, a live host's usual period.
+MONITOR_BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -327,6 +343,7 @@ class RigChain:
         knobs: dict[str, float] | None = None,
         channel: str | None = None,
         sample_rate: float | None = None,
+        cab: bool | None = None,
     ) -> None:
         from harness.runtime import Stage
 
@@ -340,17 +357,17 @@ class RigChain:
                 raise InputError(f"{rig.path}: stage '{entry.name}': {exc}") from exc
             self.stages.append(stage)
         self.gain = 10.0 ** (rig.output_gain_db / 20.0)
+        # Cab IR (issue 8): cab=None follows the rig file, False leaves it out, True needs it.
+        if cab and rig.cab_ir is None:
+            raise InputError(f"{rig.path}: cab requested but the rig has no cab_ir")
         self.cab = None
-        if rig.cab_ir is not None:
-            from harness.audio import read_wav
+        if rig.cab_ir is not None and cab is not False:
+            from harness.cabs import load_ir_convolver
 
-            ir, rate = read_wav(rig.cab_ir)
-            if rate != self.sample_rate:
-                raise InputError(
-                    f"{rig.path}: cab_ir {rig.cab_ir} is at {rate} Hz, the rig runs at "
-                    f"{self.sample_rate:g} Hz"
-                )
-            self.cab = ir
+            try:
+                self.cab = load_ir_convolver(rig.cab_ir, self.sample_rate)
+            except InputError as exc:
+                raise InputError(f"{rig.path}: cab_ir: {exc}") from exc
 
     @property
     def latency_samples(self) -> int:
@@ -359,7 +376,8 @@ class RigChain:
 
     @property
     def tail_samples(self) -> int:
-        return sum(s.tail_samples for s in self.stages)
+        cab = self.cab.tail_samples if self.cab is not None else 0
+        return sum(s.tail_samples for s in self.stages) + cab
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Render ``x`` (1-D float volts) through the chain; same length and dtype."""
@@ -368,14 +386,14 @@ class RigChain:
             y = stage.process(y)
         y = y * y.dtype.type(self.gain)
         if self.cab is not None:
-            from scipy.signal import fftconvolve
-
-            y = fftconvolve(y, self.cab.astype(y.dtype))[: y.size]
+            y = self.cab.process(y)
         return y
 
     def reset(self) -> None:
         for s in self.stages:
             s.reset()
+        if self.cab is not None:
+            self.cab.reset()
 
 
 def render(
@@ -386,12 +404,27 @@ def render(
     knobs: dict[str, float] | None = None,
     channel: str | None = None,
     resample: bool = False,
+    monitor_log: str | Path | None = None,
+    neural_cell: tuple[str, str | Path] | None = None,
+    neural_cell_mode: str = "shadow",
+    block_size: int = MONITOR_BLOCK,
+    cab: bool | None = None,
 ) -> dict[str, Any]:
     """Render a WAV through a rig and write the result (32-bit float WAV at the rig's rate).
 
+    ``cab``: None follows the rig file's ``cab_ir``, False leaves the cab out, True requires
+    it (an error if the rig has none).
+
     A sample-rate mismatch between the WAV and the rig is an ``InputError`` unless
     ``resample``; then the input is converted with ``scipy.signal.resample_poly`` (polyphase
-    FIR, Kaiser window β = 5, the ratio reduced by the rates' GCD). Returns a summary."""
+    FIR, Kaiser window β = 5, the ratio reduced by the rates' GCD). Returns a summary.
+
+    ``neural_cell`` = (stage name, artifact path or ``golden/cells`` name) binds a learned
+    cell in ``neural_cell_mode`` (``shadow`` or ``replace``), overriding a rig-file binding
+    of the same stage; the rig file's ``neural_cells`` apply too. With a monitor log or any
+    neural binding the render runs block by block (``block_size`` samples,
+    ``render_monitored``); ``monitor_log`` gets the JSON-lines log and the returned summary
+    its summary record under ``monitor``."""
     from fractions import Fraction
 
     from harness.audio import read_wav, write_wav
@@ -408,10 +441,28 @@ def render(
 
         ratio = Fraction(rig.sample_rate, rate)
         x = resample_poly(x, ratio.numerator, ratio.denominator)
-    chain = RigChain(rig, knobs, channel)
-    y = chain.process(np.asarray(x, dtype=np.float32))
+    chain = RigChain(rig, knobs, channel, cab=cab)
+    bindings = {b.stage: b for b in rig.neural_cells}
+    if neural_cell is not None:
+        stage, artifact = neural_cell
+        bindings[stage] = NeuralBinding(stage, Path(artifact), neural_cell_mode)
+    summary_record = None
+    if monitor_log is not None or bindings:
+        y, records = render_monitored(
+            chain, np.asarray(x, dtype=np.float32), neural=tuple(bindings.values()),
+            block_size=block_size,
+        )  # fmt: skip
+        summary_record = records[-1]
+        if monitor_log is not None:
+            write_monitor_log(monitor_log, records)
+    else:
+        y = chain.process(np.asarray(x, dtype=np.float32))
     write_wav(output_path, y, rig.sample_rate)
+    extra = {}
+    if summary_record is not None:
+        extra = {"monitor": summary_record, "monitor_log": monitor_log and str(monitor_log)}
     return {
+        **extra,
         "rig": rig.name,
         "channel": channel or rig.default_channel,
         "knobs": {k.name: (knobs or {}).get(k.name, k.default) for k in rig.knobs},
@@ -420,6 +471,281 @@ def render(
         "sample_rate": rig.sample_rate,
         "resampled_from": rate if rate != rig.sample_rate else None,
         "samples": int(y.size),
-        "latency_samples": chain.latency_samples,
+        "latency_samples": chain.latency_samples
+        if summary_record is None
+        else summary_record["latency_samples"],
         "peak": float(np.max(np.abs(y))) if y.size else 0.0,
     }
+
+
+# --- monitored rendering and neural-cell shadow/replace ------------------------------------
+#: Where ``--neural-cell STAGE=NAME`` looks for a bare artifact name.
+GOLDEN_CELLS_DIR = Path(__file__).resolve().parent.parent / "golden" / "cells"
+
+
+def resolve_artifact(artifact: str | Path) -> Path:
+    """An artifact's ``model.greybound.json``: a path to it or to its directory, or a bare
+    name in ``golden/cells/``. Missing → ``InputError`` naming what was tried."""
+    path = Path(artifact)
+    if not path.exists() and len(path.parts) == 1:
+        path = GOLDEN_CELLS_DIR / path
+    if path.is_dir():
+        path = path / "model.greybound.json"
+    if not path.is_file():
+        raise InputError(f"{artifact}: no neural-cell artifact (tried {path})")
+    return path
+
+
+def _db(num: float, den: float) -> float | None:
+    """20·log10(num/den), None when the reference is silent (JSON has no ±inf)."""
+    if den <= 0.0:
+        return None
+    return 20.0 * math.log10(num / den) if num > 0.0 else None
+
+
+class NeuralSlot:
+    """A learned cell bound to one stage of a ``RigChain`` in ``shadow`` or ``replace`` mode.
+
+    The cell runs at the chain's rate; its declared controls (e.g. ``b_plus``,
+    ``source_impedance``, ``load_impedance``) are set from the bound stage's parameters of
+    the same name — values outside the cell's training range are clamped by the runtime and
+    listed in ``controls_clamped``. A control the stage lacks is an ``InputError``."""
+
+    def __init__(self, chain: RigChain, binding: NeuralBinding) -> None:
+        import json
+
+        from harness.runtime import NeuralCell
+
+        names = [s.name for s in chain.rig.stages]
+        if binding.stage not in names:
+            raise InputError(
+                f"{chain.rig.path}: neural cell bound to unknown stage '{binding.stage}' "
+                f"(stages: {', '.join(names)})"
+            )
+        if binding.mode not in NEURAL_MODES:
+            raise InputError(f"neural-cell mode must be shadow or replace, got {binding.mode!r}")
+        self.index = names.index(binding.stage)
+        self.binding = binding
+        self.mode = binding.mode
+        path = resolve_artifact(binding.artifact)
+        stage = chain.stages[self.index]
+        params = stage.params
+        try:
+            declared = json.loads(path.read_text())["controls"]
+        except (ValueError, KeyError) as exc:
+            raise InputError(f"{path}: cannot read the controls of the artifact ({exc})") from exc
+        self.controls: dict[str, float] = {}
+        self.controls_clamped: dict[str, list[float]] = {}
+        for c in declared:
+            if c["name"] not in params:
+                raise InputError(
+                    f"{path}: control '{c['name']}' has no parameter of that name in stage "
+                    f"'{binding.stage}' ({stage.kind})"
+                )
+            value = float(params[c["name"]])
+            self.controls[c["name"]] = value
+            lo, hi = c["range"]
+            if not lo <= value <= hi:
+                self.controls_clamped[c["name"]] = [float(lo), float(hi)]
+        self.cell = NeuralCell(path, chain.sample_rate, **self.controls)
+        self.artifact = path
+        #: The analytic stage's latency (samples): the shadow output is delayed by it.
+        self.latency = stage.latency_samples
+        self._delay = np.zeros(self.latency, dtype=np.float32)
+        self._sum_err2 = 0.0
+        self._sum_ref2 = 0.0
+        self._peak_err = 0.0
+        self._peak_ref = 0.0
+        self._n = 0
+        self._worst_block_db: float | None = None
+
+    def shadow(self, x: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
+        """Run the cell on the stage's input block ``x`` and compare it (delayed by the
+        stage's latency) with the stage's output ``reference`` (V); block statistics."""
+        y = np.concatenate([self._delay, self.cell.process(x)])
+        aligned, self._delay = y[: x.size], y[x.size :]
+        err = aligned.astype(np.float64) - reference
+        ref = reference.astype(np.float64)
+        e2, r2 = float(np.dot(err, err)), float(np.dot(ref, ref))
+        peak_err, peak_ref = float(np.max(np.abs(err))), float(np.max(np.abs(ref)))
+        self._sum_err2 += e2
+        self._sum_ref2 += r2
+        self._peak_err = max(self._peak_err, peak_err)
+        self._peak_ref = max(self._peak_ref, peak_ref)
+        self._n += x.size
+        rms_err, rms_ref = math.sqrt(e2 / x.size), math.sqrt(r2 / x.size)
+        block_db = _db(rms_err, rms_ref)
+        if block_db is not None and (
+            self._worst_block_db is None or block_db > self._worst_block_db
+        ):
+            self._worst_block_db = block_db
+        return {
+            "stage": self.binding.stage,
+            "rms_error_v": rms_err,
+            "peak_error_v": peak_err,
+            "stage_rms_v": rms_ref,
+            "rms_error_db": block_db,
+            "peak_error_db": _db(peak_err, peak_ref),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The binding, its controls, and (shadow mode) the error over the whole render."""
+        out: dict[str, Any] = {
+            "stage": self.binding.stage,
+            "artifact": str(self.artifact),
+            "cell": self.cell.name,
+            "mode": self.mode,
+            "controls": self.controls,
+            "controls_clamped": self.controls_clamped,
+            "stage_latency_samples": self.latency,
+        }
+        if self.mode == "shadow" and self._n:
+            rms_err = math.sqrt(self._sum_err2 / self._n)
+            rms_ref = math.sqrt(self._sum_ref2 / self._n)
+            out.update(
+                rms_error_v=rms_err,
+                peak_error_v=self._peak_err,
+                stage_rms_v=rms_ref,
+                stage_peak_v=self._peak_ref,
+                rms_error_db=_db(rms_err, rms_ref),
+                peak_error_db=_db(self._peak_err, self._peak_ref),
+                worst_block_rms_error_db=self._worst_block_db,
+            )
+        return out
+
+
+def _merge_probes(probes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Chain totals of the stages' probes; B+ extremes over the stages with a supply node."""
+    total = {k: sum(p[k] for p in probes.values())
+             for k in ("rail_excursions", "nan_sanitized", "input_clamped",
+                       "denormal_flushes", "newton_failures")}  # fmt: skip
+    lows = [p["supply_min_v"] for p in probes.values() if p["supply_min_v"] is not None]
+    highs = [p["supply_max_v"] for p in probes.values() if p["supply_max_v"] is not None]
+    total["b_plus_min_v"] = min(lows) if lows else None
+    total["b_plus_max_v"] = max(highs) if highs else None
+    return total
+
+
+def render_monitored(
+    chain: RigChain,
+    x: np.ndarray,
+    *,
+    neural: tuple[NeuralBinding, ...] = (),
+    block_size: int = MONITOR_BLOCK,
+    near_clip_dbfs: float = -1.0,
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Render ``x`` (1-D volts at ``chain.sample_rate``) block by block with telemetry and
+    optional neural cells; returns (output as float32, monitor records).
+
+    Records (JSON-serializable; None where a value does not exist): one per block with the
+    ``harness.metrics.monitor`` fields for the rig output (``stage`` = ``"output"``,
+    full-scale units: ``peak``, ``clip_count`` (|y| ≥ 1.0), ``near_clip_count`` (above
+    ``near_clip_dbfs``), ``nan_count``, ``inf_count``, ``denormal_count`` of the output
+    samples; ``rail_excursions`` summed over the stages' probes), plus ``nan_sanitized``,
+    ``input_clamped``, ``denormal_flushes`` (runtime flushes inside the stages),
+    ``newton_failures``, ``b_plus_min_v``/``b_plus_max_v`` (V, the supply node of the
+    stages that have one: the power amp's B+), ``cpu_ns`` (wall time of the block through
+    the chain and any cells, Python call overhead included; the cab IR, applied after the
+    chain, is not included), ``budget_ns`` (block duration), ``xrun`` (cpu_ns > budget_ns),
+    ``shadow`` (per shadow cell: RMS and peak error in V and dB re the stage output) and
+    ``stages`` (each stage's own probe). Then one summary record, ``record`` =
+    ``"summary"``, with totals, CPU statistics (mean/max/p99 ns, ``xruns``,
+    ``real_time_factor`` = audio time / CPU time) and each neural binding's summary."""
+    import time
+
+    from harness.metrics.monitor import block_records
+
+    if int(block_size) < 1:
+        raise InputError(f"render_monitored: block_size must be >= 1, got {block_size!r}")
+    block_size = int(block_size)
+    x = np.asarray(x, dtype=np.float32)
+    slots = {}
+    for binding in neural:
+        slot = NeuralSlot(chain, binding)
+        if slot.index in slots:
+            raise InputError(f"two neural cells bound to stage '{binding.stage}'")
+        slots[slot.index] = slot
+    names = [s.name for s in chain.rig.stages]
+    for stage in chain.stages:
+        stage.set_probing(True)
+        stage.take_probe()
+    gain = np.float32(chain.gain)
+    y = np.empty_like(x)
+    extras = []
+    budget_ns = block_size / chain.sample_rate * 1e9
+    for start in range(0, x.size, block_size):
+        t0 = time.perf_counter_ns()
+        b = x[start : start + block_size]
+        shadow = []
+        for i, stage in enumerate(chain.stages):
+            slot = slots.get(i)
+            if slot is not None and slot.mode == "replace":
+                b = slot.cell.process(b)
+            elif slot is not None:
+                out = stage.process(b)
+                shadow.append(slot.shadow(b, out))
+                b = out
+            else:
+                b = stage.process(b)
+        y[start : start + b.size] = b * gain
+        cpu = time.perf_counter_ns() - t0
+        probes = {}
+        for i, (name, stage) in enumerate(zip(names, chain.stages, strict=True)):
+            p = stage.take_probe()
+            if p is not None and not (i in slots and slots[i].mode == "replace"):
+                probes[name] = p
+        budget = b.size / chain.sample_rate * 1e9
+        extras.append(
+            {**_merge_probes(probes), "cpu_ns": cpu, "budget_ns": budget, "xrun": cpu > budget,
+             "shadow": shadow or None, "stages": probes}
+        )  # fmt: skip
+    for stage in chain.stages:
+        stage.set_probing(False)
+    if chain.cab is not None:
+        y = chain.cab.process(y)
+    records = block_records(y, "output", block_size=block_size, near_clip_dbfs=near_clip_dbfs)
+    for record, extra in zip(records, extras, strict=True):
+        record.update(extra)
+        record["peak"] = record["peak"] if math.isfinite(record["peak"]) else None
+    cpu = np.array([e["cpu_ns"] for e in extras], dtype=np.float64)
+    replaced = sum(s.latency for s in slots.values() if s.mode == "replace")
+    totals = {k: sum(r[k] for r in records)
+              for k in ("n_samples", "clip_count", "near_clip_count", "rail_excursions",
+                        "nan_count", "inf_count", "denormal_count", "nan_sanitized",
+                        "input_clamped", "denormal_flushes", "newton_failures")}  # fmt: skip
+    lows = [r["b_plus_min_v"] for r in records if r["b_plus_min_v"] is not None]
+    highs = [r["b_plus_max_v"] for r in records if r["b_plus_max_v"] is not None]
+    summary = {
+        "record": "summary",
+        "rig": chain.rig.name,
+        "sample_rate": chain.sample_rate,
+        "block_size": block_size,
+        "n_blocks": len(records),
+        **totals,
+        "peak": max((r["peak"] for r in records if r["peak"] is not None), default=None),
+        "b_plus_min_v": min(lows) if lows else None,
+        "b_plus_max_v": max(highs) if highs else None,
+        "latency_samples": chain.latency_samples - replaced,
+        "cpu": {
+            "budget_ns": budget_ns,
+            "mean_ns": float(cpu.mean()),
+            "max_ns": float(cpu.max()),
+            "p99_ns": float(np.percentile(cpu, 99)),
+            "xruns": int(sum(e["xrun"] for e in extras)),
+            "real_time_factor": x.size / chain.sample_rate * 1e9 / float(cpu.sum()),
+        },
+        "neural_cells": [slots[i].summary() for i in sorted(slots)],
+    }
+    return y, [*records, summary]
+
+
+def write_monitor_log(path: str | Path, records: list[dict[str, Any]]) -> Path:
+    """Write records as JSON lines (sorted keys, one object per line); returns the path."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
+    return path

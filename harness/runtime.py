@@ -24,7 +24,18 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
         "(or `maturin develop --release` inside .venv)"
     ) from exc
 
-__all__ = ["NeuralCell", "Stage", "allocation_probe_works", "describe_stages", "stage_kinds"]
+__all__ = [
+    "MAX_IR_SAMPLES",
+    "IrConvolver",
+    "NeuralCell",
+    "Stage",
+    "allocation_probe_works",
+    "describe_stages",
+    "stage_kinds",
+]
+
+#: Longest impulse response ``IrConvolver`` accepts (samples): 2^20, 21.8 s at 48 kHz.
+MAX_IR_SAMPLES: int = _greybound.MAX_IR_SAMPLES
 
 
 def _render(native, what: str, x: np.ndarray) -> np.ndarray:
@@ -94,6 +105,22 @@ class Stage:
     def reset(self) -> None:
         """Return to the DC rest state reached at construction."""
         self._native.reset()
+
+    def set_probing(self, on: bool = True) -> None:
+        """Switch the stage's telemetry on or off; the output is the same either way."""
+        self._native.set_probing(bool(on))
+
+    def take_probe(self) -> dict[str, Any] | None:
+        """Telemetry since the last call (then cleared), or None when probing is off or the
+        stage kind has none: ``samples`` (at the stage's own, possibly oversampled, rate),
+        ``nan_sanitized`` (NaN inputs replaced by 0 V), ``input_clamped`` (inputs beyond
+        ±1 kV), ``denormal_flushes`` (outputs that would have been subnormal, set to 0),
+        ``newton_failures``, ``supply_min_v``/``supply_max_v`` (the supply node, V; None
+        for an ideal supply) and ``rail_excursions`` (samples with a node outside its
+        rails: the stage's module doc in ``greybound_core::stages`` names node and rails).
+        Circuit stages have telemetry; a triode reports its plate-to-cathode voltage
+        outside [0, B+], the power amp its B+ node and plates outside [0, 2·v_supply]."""
+        return self._native.take_probe()
 
     @property
     def kind(self) -> str:
@@ -172,3 +199,63 @@ class NeuralCell:
 
     latency_samples = 0
     """Causal cells add no delay (the reader rejects any other declaration)."""
+
+
+class IrConvolver:
+    """Zero-latency convolution with an impulse response ``ir`` (1-D, V/V per sample) at
+    ``sample_rate`` Hz, run by the runtime (``greybound_core::dsp::IrConvolver``: a 64-tap
+    direct-form head plus uniformly partitioned FFT segments of 64, 512 and 4096 samples,
+    f64 inside). Output sample n depends on inputs up to n only; volts in, volts out;
+    streaming like ``Stage`` — the IR's tail carries over between ``process`` calls.
+
+    The IR must be non-empty, finite and at most ``MAX_IR_SAMPLES`` long (``InputError``
+    otherwise). Read IR files with ``harness.cabs.read_ir``, which checks the sample rate."""
+
+    def __init__(self, ir: np.ndarray, sample_rate: float = 48000.0) -> None:
+        arr = np.asarray(ir)
+        if arr.ndim != 1:
+            raise InputError(f"ir_convolver: the IR must be 1-D (mono), got shape {arr.shape}")
+        if arr.dtype.kind not in "fiu":
+            raise InputError(f"ir_convolver: the IR must be real numbers, got dtype {arr.dtype}")
+        try:
+            self._native = _greybound.NativeIrConvolver(
+                np.ascontiguousarray(arr, dtype=np.float64), float(sample_rate)
+            )
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        self.sample_rate = float(sample_rate)
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """Render ``x`` (1-D float32/float64 volts) → a new array of volts, same dtype."""
+        return _render(self._native, "ir_convolver", x)
+
+    def allocations_during_process(self, x: np.ndarray) -> int:
+        """Heap allocations the runtime makes while processing ``x`` (the rule: 0)."""
+        return _allocations(self._native, "ir_convolver", x)
+
+    def reset(self) -> None:
+        """Return to silence (empty delay lines)."""
+        self._native.reset()
+
+    @property
+    def ir_len(self) -> int:
+        """IR length (samples)."""
+        return self._native.ir_len
+
+    @property
+    def latency_samples(self) -> int:
+        """Delay added (samples): 0."""
+        return self._native.latency_samples
+
+    @property
+    def tail_samples(self) -> int:
+        """Samples an impulse keeps ringing: the IR length."""
+        return self._native.tail_samples
+
+    @property
+    def segment_blocks(self) -> list[int]:
+        """Block sizes (samples) of the FFT segments behind the direct head."""
+        return list(self._native.segment_blocks)
+
+    def __repr__(self) -> str:
+        return f"IrConvolver(<{self.ir_len} samples>, sample_rate={self.sample_rate})"

@@ -21,6 +21,10 @@ field              required  meaning
 ``denormal_count`` no        subnormal samples (0 < |x| < 2.2e-308 in f64, 1.2e-38 in f32)
 =================  ========  ===========================================================
 
+A record with ``"record": "summary"`` (the run's summary, e.g. the last line a monitored
+rig render writes) is not a block: it is skipped by the totals and returned as
+``MonitorHealth.summary`` (the last one if several).
+
 Optional counters default to 0 (int >= 0). Other fields are ignored and listed in
 ``MonitorHealth.ignored_fields`` so a report can show what it did not interpret. A record
 with a non-finite ``peak`` but zero NaN/Inf counts still counts one non-finite event.
@@ -50,6 +54,8 @@ _COUNTERS = (
     "denormal_count",
 )
 _INFORMATIONAL = ("block", "start_sample")
+#: Value of a record's ``record`` field that marks the run summary.
+_SUMMARY = "summary"
 
 
 @dataclass
@@ -91,6 +97,7 @@ class MonitorHealth:
     peak_dbfs: float
     stages: dict[str, StageHealth] = field(default_factory=dict)
     ignored_fields: tuple[str, ...] = ()
+    summary: dict | None = None
 
     @property
     def healthy(self) -> bool:
@@ -143,6 +150,13 @@ def monitor_health(log, *, near_clip_dbfs: float = NEAR_CLIP_DBFS) -> MonitorHea
                 f"monitor_health: expected a list of records or a path, got {type(log).__name__}"
             ) from None
         where = [f"monitor record[{i}]" for i in range(len(records))]
+
+    def is_summary(r) -> bool:
+        return isinstance(r, dict) and r.get("record") == _SUMMARY
+
+    summaries = [r for r in records if is_summary(r)]
+    kept = [(r, at) for r, at in zip(records, where, strict=True) if not is_summary(r)]
+    records, where = [r for r, _ in kept], [at for _, at in kept]
     if not records:
         raise InputError("monitor_health: the log holds no records")
     threshold = 10.0 ** (near_clip_dbfs / 20.0)
@@ -206,6 +220,7 @@ def monitor_health(log, *, near_clip_dbfs: float = NEAR_CLIP_DBFS) -> MonitorHea
         peak_dbfs=total.peak_dbfs,
         stages=stages,
         ignored_fields=tuple(sorted(ignored)),
+        summary=summaries[-1] if summaries else None,
     )
 
 

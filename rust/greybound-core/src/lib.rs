@@ -8,15 +8,18 @@
 //! Modules: [`processor`] (the trait, [`Chain`], [`Spec`]), [`denormal`] (scoped FTZ/DAZ),
 //! [`circuit`] (nodal DK solver shared by every circuit stage), [`stages`] (triode stage,
 //! diode clipper, tone stack, and the registry that builds them by name), [`dsp`]
-//! (half-band filters and the [`dsp::Oversampled`] wrapper).
+//! (half-band filters and the [`dsp::Oversampled`] wrapper), [`monitor`] (per-stage
+//! telemetry: [`Probe`]).
 
 pub mod circuit;
 pub mod denormal;
 pub mod dsp;
 pub mod error;
+pub mod monitor;
 pub mod neural;
 pub mod processor;
 pub mod stages;
 
 pub use error::Error;
+pub use monitor::Probe;
 pub use processor::{Chain, Processor, Spec};

@@ -1,6 +1,7 @@
 //! The one shape of every stage ([`Processor`]) and the serial [`Chain`] of stages.
 
 use crate::error::Error;
+use crate::monitor::Probe;
 
 /// How a stage will be run: sample rate (Hz) and the largest block `process` will see.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,6 +47,14 @@ pub trait Processor: Send {
     }
     /// Sets a parameter by id; smoothed inside `process` by stages that support it.
     fn set_param(&mut self, _id: u32, _value: f32) {}
+    /// Switches per-stage telemetry on or off (off after construction). Stages without
+    /// telemetry ignore it. Must not allocate; must not change the output.
+    fn set_probing(&mut self, _on: bool) {}
+    /// The telemetry gathered since the last call (then cleared); `None` when the stage has
+    /// no telemetry or probing is off. Must not allocate.
+    fn take_probe(&mut self) -> Option<Probe> {
+        None
+    }
 }
 
 /// Stages in series. Latency adds up; the tail is the sum of the stages' tails (a safe

@@ -188,10 +188,17 @@ fn process_is_allocation_free_and_bounded() {
     let mut buf: Vec<f32> = (0..64)
         .map(|i| [f32::NAN, f32::INFINITY, -1e30, 0.3][i % 4])
         .collect();
+    let violations = assert_no_alloc::violation_count();
     assert_no_alloc(|| {
         cell.process(&mut buf);
         cell.reset();
     });
+    // With the `warn_debug` feature a violation is counted, not aborted: check it.
+    assert_eq!(
+        assert_no_alloc::violation_count(),
+        violations,
+        "heap allocation in process/reset"
+    );
     assert!(buf.iter().all(|y| y.is_finite() && y.abs() <= 50.0));
 }
 

@@ -137,10 +137,17 @@ fn oversampled_process_and_reset_do_not_allocate_and_reset_restarts() {
     let mut o = oversampled(stage("diode_clipper"), 4, 256);
     let first = render(&mut o, &x, 256);
     let mut buf = x.clone();
+    let violations = assert_no_alloc::violation_count();
     assert_no_alloc(|| {
         o.reset();
         o.process(&mut buf);
     });
+    // With the `warn_debug` feature a violation is counted, not aborted: check it.
+    assert_eq!(
+        assert_no_alloc::violation_count(),
+        violations,
+        "heap allocation in process/reset"
+    );
     assert_eq!(buf, first);
 }
 

@@ -96,11 +96,18 @@ fn process_and_reset_do_not_allocate() {
     for kind in KINDS {
         let mut stage = prepared(kind, &[], FS, 256);
         let mut buf = pluck(256, FS, 2.0);
+        let violations = assert_no_alloc::violation_count();
         assert_no_alloc(|| {
             stage.process(&mut buf);
             stage.reset();
             stage.process(&mut buf);
         });
+        // With the `warn_debug` feature a violation is counted, not aborted: check it.
+        assert_eq!(
+            assert_no_alloc::violation_count(),
+            violations,
+            "heap allocation in process/reset"
+        );
     }
 }
 

@@ -9,7 +9,7 @@ mod alloc_probe;
 #[global_allocator]
 static ALLOCATOR: alloc_probe::CountingAllocator = alloc_probe::CountingAllocator;
 
-use greybound_core::dsp::Oversampled;
+use greybound_core::dsp::{IrConvolver, Oversampled, MAX_IR_SAMPLES};
 use greybound_core::neural::{artifact, NeuralCell};
 use greybound_core::stages::{build_stage, stage_specs, ParamKind, ParamValue, Params};
 use greybound_core::{Error, Processor, Spec};
@@ -153,6 +153,32 @@ impl NativeStage {
         self.sample_rate
     }
 
+    /// Switches the stage's telemetry on or off (see `take_probe`).
+    fn set_probing(&self, on: bool) -> PyResult<()> {
+        self.locked()?.set_probing(on);
+        Ok(())
+    }
+
+    /// Telemetry since the last call, as a dict (samples, nan_sanitized, input_clamped,
+    /// denormal_flushes, newton_failures, supply_min_v, supply_max_v, rail_excursions;
+    /// NaN supply extremes become None); None when probing is off or the stage has none.
+    fn take_probe<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(p) = self.locked()?.take_probe() else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        d.set_item("samples", p.samples)?;
+        d.set_item("nan_sanitized", p.nan_sanitized)?;
+        d.set_item("input_clamped", p.input_clamped)?;
+        d.set_item("denormal_flushes", p.denormal_flushes)?;
+        d.set_item("newton_failures", p.newton_failures)?;
+        let volts = |v: f64| (!v.is_nan()).then_some(v);
+        d.set_item("supply_min_v", volts(p.supply_min_v))?;
+        d.set_item("supply_max_v", volts(p.supply_max_v))?;
+        d.set_item("rail_excursions", p.rail_excursions)?;
+        Ok(Some(d))
+    }
+
     /// Oversampling factor the stage runs at (1 = the host rate).
     #[getter]
     fn oversample(&self) -> usize {
@@ -284,6 +310,81 @@ impl NativeNeuralCell {
     }
 }
 
+/// Zero-latency convolution with an impulse response (a cabinet IR) at one sample rate.
+#[pyclass(module = "harness._greybound")]
+struct NativeIrConvolver {
+    conv: Mutex<IrConvolver>,
+}
+
+impl NativeIrConvolver {
+    fn locked(&self) -> PyResult<std::sync::MutexGuard<'_, IrConvolver>> {
+        self.conv
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("convolver state poisoned"))
+    }
+}
+
+#[pymethods]
+impl NativeIrConvolver {
+    /// `ir`: 1-D float64 impulse response; `sample_rate` (Hz) is the IR's and the host's.
+    #[new]
+    fn new(py: Python<'_>, ir: PyReadonlyArray1<'_, f64>, sample_rate: f64) -> PyResult<Self> {
+        let ir: Vec<f64> = ir.as_array().iter().copied().collect();
+        let conv = py.detach(|| {
+            let mut conv = IrConvolver::new(&ir, sample_rate)?;
+            conv.prepare(&Spec {
+                sample_rate,
+                max_block: RENDER_BLOCK,
+            })?;
+            Ok::<_, Error>(conv)
+        });
+        Ok(NativeIrConvolver {
+            conv: Mutex::new(conv.map_err(to_py_err)?),
+        })
+    }
+
+    /// Processes a 1-D float32 array of volts; returns a new float32 array.
+    fn process<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray1<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        render(py, &mut *self.locked()?, "ir_convolver", x)
+    }
+
+    /// Heap allocations made while processing `x` (the runtime rule says: zero).
+    fn allocations_during_process(&self, x: PyReadonlyArray1<'_, f32>) -> PyResult<u64> {
+        Ok(allocations_in_process(&mut *self.locked()?, x))
+    }
+
+    /// Returns to silence (empty delay lines).
+    fn reset(&self) -> PyResult<()> {
+        self.locked()?.reset();
+        Ok(())
+    }
+
+    #[getter]
+    fn ir_len(&self) -> PyResult<usize> {
+        Ok(self.locked()?.ir_len())
+    }
+
+    #[getter]
+    fn latency_samples(&self) -> PyResult<usize> {
+        Ok(self.locked()?.latency_samples())
+    }
+
+    #[getter]
+    fn tail_samples(&self) -> PyResult<usize> {
+        Ok(self.locked()?.tail_samples())
+    }
+
+    /// Block sizes (samples) of the FFT segments behind the 64-tap direct head.
+    #[getter]
+    fn segment_blocks(&self) -> PyResult<Vec<usize>> {
+        Ok(self.locked()?.segment_blocks())
+    }
+}
+
 /// Heap allocations made by `proc.process` over `x` in blocks of `RENDER_BLOCK` (the input
 /// copy is made before counting starts).
 fn allocations_in_process(proc: &mut dyn Processor, x: PyReadonlyArray1<'_, f32>) -> u64 {
@@ -343,6 +444,8 @@ fn allocation_probe_self_test() -> u64 {
 fn _greybound(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeStage>()?;
     m.add_class::<NativeNeuralCell>()?;
+    m.add_class::<NativeIrConvolver>()?;
+    m.add("MAX_IR_SAMPLES", MAX_IR_SAMPLES)?;
     m.add_function(wrap_pyfunction!(describe_stages, m)?)?;
     m.add_function(wrap_pyfunction!(allocation_probe_self_test, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

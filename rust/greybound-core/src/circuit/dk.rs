@@ -628,6 +628,12 @@ impl<N: Nonlinearity> DkSolver<N> {
         &self.i_rest[..self.np]
     }
 
+    /// Port voltages (V) of the last solved sample (the rest point after `prepare`/`reset`),
+    /// in port order.
+    pub fn port_voltages(&self) -> &[f64] {
+        &self.v[..self.np]
+    }
+
     /// Samples for which Newton stopped at the iteration limit since the last reset.
     pub fn newton_failures(&self) -> u64 {
         self.newton_failures

@@ -2,7 +2,9 @@
 //! ([`halfband`]) and the [`Oversampled`] wrapper that runs any stage at 2×, 4× or 8× the
 //! host rate.
 
+mod convolver;
 pub mod halfband;
 mod oversample;
 
+pub use convolver::{IrConvolver, HEAD_LEN, MAX_IR_SAMPLES, MAX_PARTITION};
 pub use oversample::{Oversampled, OVERSAMPLE_FACTORS, PASSBAND_EDGE, STOPBAND_DB};

@@ -192,4 +192,13 @@ impl Processor for Oversampled {
     fn set_param(&mut self, id: u32, value: f32) {
         self.inner.set_param(id, value);
     }
+
+    /// The inner stage's telemetry (its samples counted at the oversampled rate).
+    fn set_probing(&mut self, on: bool) {
+        self.inner.set_probing(on);
+    }
+
+    fn take_probe(&mut self) -> Option<crate::monitor::Probe> {
+        self.inner.take_probe()
+    }
 }

@@ -40,6 +40,7 @@ use super::circuit_stage::{CircuitDesign, CircuitStage};
 use super::params::{number as num, Params, StageSpec};
 use crate::circuit::{Netlist, Node, Nonlinearity};
 use crate::error::Error;
+use crate::monitor::Rails;
 
 pub const KIND: &str = "power_amp";
 
@@ -240,5 +241,18 @@ impl CircuitDesign for PowerAmpDesign {
 
     fn max_iterations(&self) -> usize {
         self.params.num("max_iterations") as usize
+    }
+
+    /// Monitor: the supply node is B+ (port 1); a rail excursion is a plate
+    /// (V(BP) ∓ (n/2)·V(S)) below 0 V — below its cathode, where the plate law has no
+    /// current — or above 2·`v_supply`, beyond the swing an ideal transformer allows.
+    fn rails(&self, v: &[f64]) -> Option<Rails> {
+        let c = 0.5 * (self.params.num("raa") / self.params.num("speaker_load")).sqrt();
+        let top = 2.0 * self.params.num("v_supply");
+        let (va, vb) = (v[1] + c * v[2], v[1] - c * v[2]);
+        Some(Rails {
+            supply_v: v[1],
+            excursion: !((0.0..=top).contains(&va) && (0.0..=top).contains(&vb)),
+        })
     }
 }

@@ -20,6 +20,7 @@ use crate::circuit::{
     GridDiodeTriode, KorenTriode, Netlist, Node, ShockleyDiode, THERMAL_VOLTAGE_27C,
 };
 use crate::error::Error;
+use crate::monitor::Rails;
 
 pub const KIND: &str = "triode_common_cathode";
 
@@ -112,6 +113,15 @@ impl CircuitDesign for TriodeDesign {
 
     fn max_iterations(&self) -> usize {
         self.params.num("max_iterations") as usize
+    }
+
+    /// Monitor: the supply is ideal (no supply node); a rail excursion is a plate-to-cathode
+    /// voltage (port 2) outside [0, B+].
+    fn rails(&self, v: &[f64]) -> Option<Rails> {
+        Some(Rails {
+            supply_v: f64::NAN,
+            excursion: !(0.0..=self.params.num("b_plus")).contains(&v[2]),
+        })
     }
 }
 
