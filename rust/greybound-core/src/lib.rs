@@ -6,9 +6,11 @@
 //! (0 dBFS = 1 V peak), see `harness.audio` on the Python side.
 //!
 //! Modules: [`processor`] (the trait, [`Chain`], [`Spec`]), [`denormal`] (scoped FTZ/DAZ),
-//! [`circuit`] (nodal DK solver shared by every circuit stage), [`stages`] (triode stage,
-//! diode clipper, tone stack, and the registry that builds them by name), [`dsp`]
-//! (half-band filters and the [`dsp::Oversampled`] wrapper), [`monitor`] (per-stage
+//! [`circuit`] (nodal DK solver shared by every circuit stage), [`stages`] (the circuit
+//! stages — triode, diode clipper, tone stack, the Nox30's follower, inverter, power amp,
+//! transformer, volume and cut — and the registry that builds them by name), [`dsp`]
+//! (half-band filters, [`dsp::Oversampled`], [`dsp::IrConvolver`]), [`neural`] (the
+//! Greybound artifact reader and [`neural::NeuralCell`]), [`monitor`] (per-stage
 //! telemetry: [`Probe`]).
 
 pub mod circuit;

@@ -1,6 +1,6 @@
 //! Signal-processing building blocks around the stages: polyphase half-band filters
-//! ([`halfband`]) and the [`Oversampled`] wrapper that runs any stage at 2×, 4× or 8× the
-//! host rate.
+//! ([`halfband`]), the [`Oversampled`] wrapper that runs any stage at 2×, 4× or 8× the
+//! host rate, and the zero-latency partitioned-FFT [`IrConvolver`] for cabinet IRs.
 
 mod convolver;
 pub mod halfband;
