@@ -617,6 +617,44 @@ REGISTRARS.append(_add_evaluate_integrated_neural_cell)
 # --- end rigs ------------------------------------------------------------------------------
 
 
+# --- commands: rig vs SPICE (issue 7) ------------------------------------------------------
+def _cmd_compare_rig_spice(args) -> int:
+    from harness.spice.compare_rig import compare_rig_with_spice, write_report
+
+    oversample = tuple(None if v == "rig" else int(v) for v in args.oversample or ["rig", "1"])
+    result = compare_rig_with_spice(
+        args.rig, args.fixture, knobs=_parse_knobs(args.knob), oversample=oversample
+    )
+    print(f"report: {write_report(result, args.report)}")
+    for c in result.configs:
+        for r in c.stimuli:
+            print(f"{c.label}: {r.stimulus}: ESR {r.esr:.4f}, null {r.null_residual_db:.1f} dB, "
+                  f"level {r.level_diff_db:+.2f} dB")  # fmt: skip
+    return 0
+
+
+def _add_compare_rig_spice(sub) -> None:
+    p = sub.add_parser(
+        "compare-rig-spice",
+        help="render stimuli through a SPICE chain fixture and the rig's leading stages; "
+        "write a Markdown report (ESR, null, band residuals, THD vs level)",
+    )
+    p.add_argument("--rig", default="nox30", help="rig file or name (default nox30)")
+    p.add_argument("--fixture", default="nox30-preamp",
+                   help="SPICE chain fixture (default nox30-preamp)")  # fmt: skip
+    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--oversample", action="append", choices=["rig", "1", "2", "4", "8"],
+                   help="rig configuration: 'rig' = as the rig file says, N = every stage "
+                        "at N x; repeatable (default: rig and 1)")  # fmt: skip
+    p.add_argument("--report", default="reports/nox30-preamp-vs-spice.md",
+                   help="Markdown report path")  # fmt: skip
+    p.set_defaults(handler=_cmd_compare_rig_spice)
+
+
+REGISTRARS.append(_add_compare_rig_spice)
+# --- end rig vs SPICE ----------------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="greybound-lab",

@@ -14,12 +14,13 @@ from harness.spice.cell import FIXTURES_DIR, fixture_names, load_cell
 from harness.spice.plan import SIZES, assign_splits, make_plan
 
 
-def test_the_five_fixtures_load_and_render():
+def test_the_committed_fixtures_load_and_render():
     assert fixture_names() == [
         "cathode-follower-12ax7",
         "common-cathode-12ax7",
         "diode-clipper",
         "jfet-phaser-stage",
+        "nox30-preamp",
         "power-amp-sag",
     ]
     for name in fixture_names():
