@@ -35,9 +35,11 @@ uses the analytic stage (bit-identical to the plain render), and the cell's outp
 by the stage's latency, is compared with the stage's. *Replace*: the cell's output goes on
 and the analytic stage is not run; the chain's latency drops by the stage's latency.
 
-Knob values apply at render start (they are part of the stage parameters the runtime is
-built with), so a render has no parameter changes and no zipper noise; ``smoothing_ms`` is
-validated and carried for the live runtime, which does not yet change knobs mid-render.
+Knob values given to ``render``/``RigChain`` apply at render start (they are part of the
+stage parameters the runtime is built with). ``RigChain.set_knob(name, value)`` changes a
+knob while streaming: the bound stages ramp to the new value over the knob's
+``smoothing_ms`` inside the runtime (``Stage.set_param``; live for the tone stack, volume
+and cut), allocation-free and block-size invariant, so automation has no zipper noise.
 """
 
 from __future__ import annotations
@@ -348,6 +350,7 @@ class RigChain:
         from harness.runtime import Stage
 
         self.rig = rig
+        self.channel = channel if channel is not None else rig.default_channel
         self.sample_rate = float(sample_rate if sample_rate is not None else rig.sample_rate)
         self.stages = []
         for entry, params in zip(rig.stages, rig.stage_params(knobs, channel), strict=True):
@@ -394,6 +397,42 @@ class RigChain:
             s.reset()
         if self.cab is not None:
             self.cab.reset()
+
+    def set_knob(self, name: str, value: float) -> None:
+        """Turn knob ``name`` to ``value`` (in the knob's range) while streaming.
+
+        The value goes through the knob's taper and binding ranges
+        (``Knob.parameter_values``) to each driven stage parameter, which the runtime ramps
+        to over the knob's ``smoothing_ms`` (``Stage.set_param``) from the next sample
+        processed. Parameters the chain's channel sets are left alone (a channel wins over
+        knobs, as when the chain is built). A knob that drives a parameter that cannot
+        change while running (see ``Stage.live_params``) is an ``InputError`` naming the
+        rig file, knob, stage and parameter; nothing is changed then."""
+        knob = self.rig.knob(name)
+        lo, hi = knob.range
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(f"{self.rig.path}: knob '{name}' = {value!r} is not a number")
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise InputError(
+                f"{self.rig.path}: knob '{name}' = {value!r} is outside its range [{lo}, {hi}]"
+            )
+        fixed = self.rig.channels.get(self.channel, {}) if self.channel else {}
+        names = [s.name for s in self.rig.stages]
+        moves = []
+        for (stage_name, param), v in knob.parameter_values(float(value)).items():
+            if param in fixed.get(stage_name, {}):
+                continue
+            stage = self.stages[names.index(stage_name)]
+            if param not in stage.live_params:
+                raise InputError(
+                    f"{self.rig.path}: knob '{name}' drives {stage_name}.{param} "
+                    f"({stage.kind}), which cannot change while running "
+                    f"(live: {', '.join(stage.live_params) or 'none'})"
+                )
+            moves.append((stage, param, v))
+        for stage, param, v in moves:
+            stage.set_param("smoothing_ms", knob.smoothing_ms)
+            stage.set_param(param, v)
 
 
 def render(

@@ -106,6 +106,27 @@ class Stage:
         """Return to the DC rest state reached at construction."""
         self._native.reset()
 
+    def set_param(self, name: str, value: float) -> None:
+        """Change a live parameter while streaming: a knob of ``tone_stack`` (treble,
+        middle, bass), ``volume`` (position) or ``cut`` (cut), a fraction in [0, 1], or
+        ``smoothing_ms``. A knob ramps linearly to ``value`` inside the runtime over the
+        stage's smoothing time (``smoothing_ms``, default 20 ms; a new value restarts the
+        ramp from where it is), the circuit re-derived every 32 samples with capacitor
+        voltages continuous; the change starts at the next sample processed, whatever the
+        block size. ``smoothing_ms`` applies to later changes. ``params`` keeps the
+        construction values. Other names or out-of-range values → ``InputError``."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(f"stage '{self.kind}': {name} must be a number, got {value!r}")
+        try:
+            self._native.set_param(str(name), float(value))
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+
+    @property
+    def live_params(self) -> list[str]:
+        """Parameters ``set_param`` accepts (empty for stages without live knobs)."""
+        return list(self._native.live_params)
+
     def set_probing(self, on: bool = True) -> None:
         """Switch the stage's telemetry on or off; the output is the same either way."""
         self._native.set_probing(bool(on))

@@ -11,7 +11,9 @@ static ALLOCATOR: alloc_probe::CountingAllocator = alloc_probe::CountingAllocato
 
 use greybound_core::dsp::{IrConvolver, Oversampled, MAX_IR_SAMPLES};
 use greybound_core::neural::{artifact, NeuralCell};
-use greybound_core::stages::{build_stage, stage_specs, ParamKind, ParamValue, Params};
+use greybound_core::stages::{
+    build_stage, live_params, stage_specs, ParamKind, ParamValue, Params,
+};
 use greybound_core::{Error, Processor, Spec};
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -131,6 +133,44 @@ impl NativeStage {
     fn reset(&self) -> PyResult<()> {
         self.locked()?.reset();
         Ok(())
+    }
+
+    /// Sets a live parameter by name while running (one of `live_params`: a knob, or
+    /// `smoothing_ms`): a knob ramps to `value` inside `process` over the stage's
+    /// smoothing time. Rejects other names and values outside the parameter's range.
+    fn set_param(&self, name: &str, value: f64) -> PyResult<()> {
+        let kind = self.params.stage;
+        let live = live_params(&self.params);
+        let spec = stage_specs().iter().find(|s| s.kind == kind);
+        let Some((id, p)) = spec
+            .and_then(|s| s.param_id(name).map(|id| (id, &s.params[id as usize])))
+            .filter(|_| live.contains(&name))
+        else {
+            let listed = if live.is_empty() {
+                "none".to_string()
+            } else {
+                live.join(", ")
+            };
+            return Err(PyValueError::new_err(format!(
+                "stage '{kind}': parameter '{name}' cannot change while running \
+                 (live parameters: {listed})"
+            )));
+        };
+        if let ParamKind::Number { min, max, unit, .. } = p.kind {
+            if !(value.is_finite() && (min..=max).contains(&value)) {
+                return Err(PyValueError::new_err(format!(
+                    "stage '{kind}': {name} = {value} must be within [{min}, {max}] {unit}"
+                )));
+            }
+        }
+        self.locked()?.set_param(id, value as f32);
+        Ok(())
+    }
+
+    /// Names of the parameters `set_param` accepts.
+    #[getter]
+    fn live_params(&self) -> Vec<&'static str> {
+        live_params(&self.params).to_vec()
     }
 
     #[getter]

@@ -1,7 +1,7 @@
 //! The DK-method solver: a netlist reduced onto its nonlinear ports, stepped per sample.
 
 use super::devices::Nonlinearity;
-use super::linalg::{invert, matmul, spectral_radius, SmallLu};
+use super::linalg::{invert, invert_into, matmul, matmul_into, spectral_radius, SmallLu};
 use super::netlist::{Netlist, Node};
 use crate::denormal::flush;
 use crate::error::Error;
@@ -43,6 +43,23 @@ struct Reduced {
     oi: Vec<f64>,
 }
 
+impl Reduced {
+    /// Zero matrices for `np` ports, `nc` capacitors and `ns` sources.
+    fn zeros(np: usize, nc: usize, ns: usize) -> Self {
+        Reduced {
+            pu: vec![0.0; np * ns],
+            ph: vec![0.0; np * nc],
+            k: vec![0.0; np * np],
+            qu: vec![0.0; nc * ns],
+            qh: vec![0.0; nc * nc],
+            qi: vec![0.0; nc * np],
+            ou: vec![0.0; ns],
+            oh: vec![0.0; nc],
+            oi: vec![0.0; np],
+        }
+    }
+}
+
 /// Selector row for V(a) − V(b): coefficients on internal nodes and on sources.
 fn selector(a: Node, b: Node, n: usize, ns: usize) -> (Vec<f64>, Vec<f64>) {
     let (mut v, mut s) = (vec![0.0; n], vec![0.0; ns]);
@@ -56,96 +73,167 @@ fn selector(a: Node, b: Node, n: usize, ns: usize) -> (Vec<f64>, Vec<f64>) {
     (v, s)
 }
 
+/// Stacked selector rows (internal-node part `m×n`, source part `m×ns`) for `rows`.
+fn selectors(rows: &[(Node, Node)], n: usize, ns: usize) -> (Vec<f64>, Vec<f64>) {
+    let m = rows.len();
+    let (mut sel_v, mut sel_s) = (Vec::with_capacity(m * n), Vec::with_capacity(m * ns));
+    for &(a, b) in rows {
+        let (v, s) = selector(a, b, n, ns);
+        sel_v.extend(v);
+        sel_s.extend(s);
+    }
+    (sel_v, sel_s)
+}
+
+/// The reduction of one netlist topology onto its ports, with every buffer it needs sized
+/// once: the topology-only parts (history- and port-current injections, node selectors)
+/// are built in `new`; [`Reducer::reduce_into`] re-stamps the element values and redoes
+/// the inversion and projections in place, allocation-free. `reduce` (the `prepare` path)
+/// runs the same code, so a re-reduction with unchanged values gives the same bits.
+#[derive(Debug, Clone)]
+struct Reducer {
+    n: usize,
+    ns: usize,
+    nc: usize,
+    np: usize,
+    g: Vec<f64>,
+    bs: Vec<f64>,
+    bh: Vec<f64>,
+    bi: Vec<f64>,
+    work: Vec<f64>,
+    ginv: Vec<f64>,
+    xs: Vec<f64>,
+    xh: Vec<f64>,
+    xi: Vec<f64>,
+    /// Selector rows (internal part, source part) of the ports, capacitors and output.
+    sel_p: (Vec<f64>, Vec<f64>),
+    sel_c: (Vec<f64>, Vec<f64>),
+    sel_o: (Vec<f64>, Vec<f64>),
+}
+
+impl Reducer {
+    /// Sizes the buffers for `net` with capacitors `caps` (the non-zero ones). Allocates.
+    fn new(net: &Netlist, caps: &[(Node, Node, f64)]) -> Self {
+        let (n, ns, nc, np) = (
+            net.n_nodes,
+            net.source_volts.len(),
+            caps.len(),
+            net.ports.len(),
+        );
+        let mut bh = vec![0.0; n * nc];
+        let mut bi = vec![0.0; n * np];
+        for (c, &(a, b, _)) in caps.iter().enumerate() {
+            // History current J is injected into a and drawn from b.
+            if let Node::Internal(i) = a {
+                bh[i * nc + c] += 1.0;
+            }
+            if let Node::Internal(i) = b {
+                bh[i * nc + c] -= 1.0;
+            }
+        }
+        for (p, &(a, b)) in net.ports.iter().enumerate() {
+            // Port current leaves a and enters b.
+            if let Node::Internal(i) = a {
+                bi[i * np + p] -= 1.0;
+            }
+            if let Node::Internal(i) = b {
+                bi[i * np + p] += 1.0;
+            }
+        }
+        let cap_nodes: Vec<(Node, Node)> = caps.iter().map(|&(a, b, _)| (a, b)).collect();
+        Reducer {
+            n,
+            ns,
+            nc,
+            np,
+            g: vec![0.0; n * n],
+            bs: vec![0.0; n * ns],
+            bh,
+            bi,
+            work: vec![0.0; n * n],
+            ginv: vec![0.0; n * n],
+            xs: vec![0.0; n * ns],
+            xh: vec![0.0; n * nc],
+            xi: vec![0.0; n * np],
+            sel_p: selectors(&net.ports, n, ns),
+            sel_c: selectors(&cap_nodes, n, ns),
+            sel_o: selectors(&[net.output], n, ns),
+        }
+    }
+
+    /// Stamps `net`'s resistors and the capacitors' companion conductances `gc` (S), inverts
+    /// the nodal matrix and projects onto ports, capacitors and output, writing `out`.
+    /// `net` and `caps` must have the topology `new` was given. Allocation-free. Returns
+    /// `false` when the nodal matrix is singular (`out` is then partly overwritten).
+    fn reduce_into(
+        &mut self,
+        net: &Netlist,
+        caps: &[(Node, Node, f64)],
+        gc: &[f64],
+        out: &mut Reduced,
+    ) -> bool {
+        let (n, ns, nc, np) = (self.n, self.ns, self.nc, self.np);
+        let (g, bs) = (&mut self.g, &mut self.bs);
+        g.fill(0.0);
+        bs.fill(0.0);
+        let mut stamp = |a: Node, b: Node, cond: f64| {
+            for (x, y) in [(a, b), (b, a)] {
+                if let Node::Internal(i) = x {
+                    g[i * n + i] += cond;
+                    match y {
+                        Node::Internal(j) => g[i * n + j] -= cond,
+                        Node::Source(k) => bs[i * ns + k] += cond,
+                        Node::Ground => {}
+                    }
+                }
+            }
+        };
+        for &(a, b, r) in &net.resistors {
+            stamp(a, b, 1.0 / r);
+        }
+        for (c, &(a, b, _)) in caps.iter().enumerate() {
+            stamp(a, b, gc[c]);
+        }
+        if !invert_into(&self.g, n, &mut self.work, &mut self.ginv) {
+            return false;
+        }
+        matmul_into(&self.ginv, &self.bs, n, n, ns, &mut self.xs);
+        matmul_into(&self.ginv, &self.bh, n, n, nc, &mut self.xh);
+        matmul_into(&self.ginv, &self.bi, n, n, np, &mut self.xi);
+        let (xs, xh, xi) = (&self.xs, &self.xh, &self.xi);
+        let project = |(sel_v, sel_s): &(Vec<f64>, Vec<f64>),
+                       m: usize,
+                       u: &mut [f64],
+                       h: &mut [f64],
+                       i: &mut [f64]| {
+            matmul_into(sel_v, xs, m, n, ns, u);
+            u.iter_mut().zip(sel_s).for_each(|(x, s)| *x += s);
+            matmul_into(sel_v, xh, m, n, nc, h);
+            matmul_into(sel_v, xi, m, n, np, i);
+        };
+        project(&self.sel_p, np, &mut out.pu, &mut out.ph, &mut out.k);
+        project(&self.sel_c, nc, &mut out.qu, &mut out.qh, &mut out.qi);
+        project(&self.sel_o, 1, &mut out.ou, &mut out.oh, &mut out.oi);
+        true
+    }
+}
+
 fn reduce(
     net: &Netlist,
     caps: &[(Node, Node, f64)],
     gc: &[f64],
     stage: &str,
 ) -> Result<Reduced, Error> {
-    let (n, ns, nc, np) = (
-        net.n_nodes,
-        net.source_volts.len(),
-        caps.len(),
-        net.ports.len(),
-    );
-    let mut g = vec![0.0; n * n];
-    let mut bs = vec![0.0; n * ns];
-    let mut bh = vec![0.0; n * nc];
-    let mut bi = vec![0.0; n * np];
-    let mut stamp = |a: Node, b: Node, cond: f64| {
-        for (x, y) in [(a, b), (b, a)] {
-            if let Node::Internal(i) = x {
-                g[i * n + i] += cond;
-                match y {
-                    Node::Internal(j) => g[i * n + j] -= cond,
-                    Node::Source(k) => bs[i * ns + k] += cond,
-                    Node::Ground => {}
-                }
-            }
-        }
-    };
-    for &(a, b, r) in &net.resistors {
-        stamp(a, b, 1.0 / r);
+    let mut out = Reduced::zeros(net.ports.len(), caps.len(), net.source_volts.len());
+    if Reducer::new(net, caps).reduce_into(net, caps, gc, &mut out) {
+        Ok(out)
+    } else {
+        Err(Error::Circuit {
+            stage: stage.to_string(),
+            reason: "nodal matrix is singular (a node without a DC path to ground or a source)"
+                .into(),
+        })
     }
-    for (c, &(a, b, _)) in caps.iter().enumerate() {
-        stamp(a, b, gc[c]);
-    }
-    for (c, &(a, b, _)) in caps.iter().enumerate() {
-        // History current J is injected into a and drawn from b.
-        if let Node::Internal(i) = a {
-            bh[i * nc + c] += 1.0;
-        }
-        if let Node::Internal(i) = b {
-            bh[i * nc + c] -= 1.0;
-        }
-    }
-    for (p, &(a, b)) in net.ports.iter().enumerate() {
-        // Port current leaves a and enters b.
-        if let Node::Internal(i) = a {
-            bi[i * np + p] -= 1.0;
-        }
-        if let Node::Internal(i) = b {
-            bi[i * np + p] += 1.0;
-        }
-    }
-    let ginv = invert(&g, n).ok_or_else(|| Error::Circuit {
-        stage: stage.to_string(),
-        reason: "nodal matrix is singular (a node without a DC path to ground or a source)".into(),
-    })?;
-    let xs = matmul(&ginv, &bs, n, n, ns);
-    let xh = matmul(&ginv, &bh, n, n, nc);
-    let xi = matmul(&ginv, &bi, n, n, np);
-    let project = |rows: &[(Node, Node)]| {
-        let m = rows.len();
-        let (mut sel_v, mut sel_s) = (Vec::with_capacity(m * n), Vec::with_capacity(m * ns));
-        for &(a, b) in rows {
-            let (v, s) = selector(a, b, n, ns);
-            sel_v.extend(v);
-            sel_s.extend(s);
-        }
-        let mut u = matmul(&sel_v, &xs, m, n, ns);
-        u.iter_mut().zip(&sel_s).for_each(|(x, s)| *x += s);
-        (
-            u,
-            matmul(&sel_v, &xh, m, n, nc),
-            matmul(&sel_v, &xi, m, n, np),
-        )
-    };
-    let (pu, ph, k) = project(&net.ports);
-    let cap_nodes: Vec<(Node, Node)> = caps.iter().map(|&(a, b, _)| (a, b)).collect();
-    let (qu, qh, qi) = project(&cap_nodes);
-    let (ou, oh, oi) = project(&[net.output]);
-    Ok(Reduced {
-        pu,
-        ph,
-        k,
-        qu,
-        qh,
-        qi,
-        ou,
-        oh,
-        oi,
-    })
 }
 
 /// An `np×np` port matrix padded into the fixed 4×4 layout the Newton loop uses.
@@ -183,29 +271,36 @@ struct StepMatrices {
 
 impl StepMatrices {
     fn new(r: &Reduced, np: usize, nc: usize, ns: usize) -> Self {
-        let mut pu0 = [0.0; MAX_PORTS];
-        let mut oi = [0.0; MAX_PORTS];
+        let mut m = StepMatrices {
+            k: [0.0; 16],
+            pu0: [0.0; MAX_PORTS],
+            ph: vec![[0.0; MAX_PORTS]; nc],
+            qi: vec![[0.0; MAX_PORTS]; nc],
+            qu0: vec![0.0; nc],
+            qh: vec![0.0; nc * nc],
+            ou0: 0.0,
+            oh: vec![0.0; nc],
+            oi: [0.0; MAX_PORTS],
+        };
+        m.fill(r, np, nc, ns);
+        m
+    }
+
+    /// Copies `r` into the fixed layouts, in place. Allocation-free.
+    fn fill(&mut self, r: &Reduced, np: usize, nc: usize, ns: usize) {
         for a in 0..np {
-            pu0[a] = r.pu[a * ns];
-            oi[a] = r.oi[a];
+            self.pu0[a] = r.pu[a * ns];
+            self.oi[a] = r.oi[a];
         }
-        let ph = (0..nc)
-            .map(|c| std::array::from_fn(|a| if a < np { r.ph[a * nc + c] } else { 0.0 }))
-            .collect();
-        let qi = (0..nc)
-            .map(|c| std::array::from_fn(|a| if a < np { r.qi[c * np + a] } else { 0.0 }))
-            .collect();
-        StepMatrices {
-            k: pad_ports(&r.k, np),
-            pu0,
-            ph,
-            qi,
-            qu0: (0..nc).map(|c| r.qu[c * ns]).collect(),
-            qh: r.qh.clone(),
-            ou0: r.ou[0],
-            oh: r.oh.clone(),
-            oi,
+        for c in 0..nc {
+            self.ph[c] = std::array::from_fn(|a| if a < np { r.ph[a * nc + c] } else { 0.0 });
+            self.qi[c] = std::array::from_fn(|a| if a < np { r.qi[c * np + a] } else { 0.0 });
+            self.qu0[c] = r.qu[c * ns];
         }
+        self.k = pad_ports(&r.k, np);
+        self.qh.copy_from_slice(&r.qh);
+        self.ou0 = r.ou[0];
+        self.oh.copy_from_slice(&r.oh);
     }
 }
 
@@ -373,6 +468,13 @@ pub struct DkSolver<N: Nonlinearity> {
     max_iter: usize,
     newton_failures: u64,
     tail: usize,
+    /// The netlist as last reduced (topology from `new`, element values from the last
+    /// [`DkSolver::retune`]), its non-zero capacitors, the reduction workspace and a spare
+    /// set of reduced matrices: what a retune needs, allocated once.
+    net: Netlist,
+    caps: Vec<(Node, Node, f64)>,
+    reducer: Reducer,
+    tr_next: Reduced,
 }
 
 impl<N: Nonlinearity> DkSolver<N> {
@@ -470,6 +572,7 @@ impl<N: Nonlinearity> DkSolver<N> {
             np,
             nc,
             m: StepMatrices::new(&tr, np, nc, ns),
+            tr_next: tr.clone(),
             tr,
             p_const,
             q_const,
@@ -489,6 +592,9 @@ impl<N: Nonlinearity> DkSolver<N> {
             max_iter,
             newton_failures: 0,
             tail: 0,
+            reducer: Reducer::new(net, &caps),
+            net: net.clone(),
+            caps,
         };
         solver.y_rest = solver.output_at_rest(&dc, u, &i);
         solver.tail = solver.compute_tail(sample_rate);
@@ -540,6 +646,62 @@ impl<N: Nonlinearity> DkSolver<N> {
         } else {
             (MARGINAL_TAIL_SECONDS * sample_rate) as usize
         }
+    }
+
+    /// Replaces the element values of the running circuit with those of `net` — same
+    /// topology as the netlist given to `new` (nodes, elements and their order, ports,
+    /// output, sources; capacitor values unchanged), only resistor values may differ —
+    /// and re-reduces it into preallocated buffers. Allocation-free (Gauss–Jordan on the
+    /// `n×n` nodal matrix plus the projections: O(n³ + n²·(ns + nc + np))).
+    ///
+    /// State continuity: the capacitor history currents `h` (and the port state) carry
+    /// over unchanged, so each capacitor's voltage stays continuous across the change —
+    /// the physical behaviour of a pot moving: a capacitor's charge cannot jump, while
+    /// the currents through the resistors change at once. The trapezoidal step after the
+    /// change integrates `dv/dt = i/C` from the same previous voltage and current.
+    ///
+    /// Returns `false` and changes nothing when the topology differs, a resistor is not
+    /// finite and positive, or the new nodal matrix is singular. The rest state (`reset`)
+    /// and the tail stay those of `new`: exact for circuits without supplies and ports,
+    /// whose rest state is zero whatever the element values.
+    pub fn retune(&mut self, net: &Netlist) -> bool {
+        let same = |a: &[(Node, Node, f64)], b: &[(Node, Node, f64)]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0 && x.1 == y.1)
+        };
+        let old = &self.net;
+        if net.n_nodes != old.n_nodes
+            || net.source_volts != old.source_volts
+            || net.ports != old.ports
+            || net.output != old.output
+            || net.capacitors != old.capacitors
+            || !same(&net.resistors, &old.resistors)
+            || !net.resistors.iter().all(|r| r.2.is_finite() && r.2 > 0.0)
+        {
+            return false;
+        }
+        if !self
+            .reducer
+            .reduce_into(net, &self.caps, &self.gc, &mut self.tr_next)
+        {
+            return false;
+        }
+        for (dst, src) in self.net.resistors.iter_mut().zip(&net.resistors) {
+            dst.2 = src.2;
+        }
+        std::mem::swap(&mut self.tr, &mut self.tr_next);
+        let (np, nc, ns) = (self.np, self.nc, self.net.source_volts.len());
+        self.m.fill(&self.tr, np, nc, ns);
+        let (u, tr) = (&self.net.source_volts, &self.tr);
+        for a in 0..np {
+            self.p_const[a] = (1..ns).map(|s| tr.pu[a * ns + s] * u[s]).sum();
+        }
+        for c in 0..nc {
+            self.q_const[c] = (1..ns).map(|s| tr.qu[c * ns + s] * u[s]).sum();
+        }
+        self.y_const = (1..ns).map(|s| tr.ou[s] * u[s]).sum();
+        // The predictor learned under the old matrices does not apply to the new ones.
+        self.predict = [0.0; MAX_PORTS];
+        true
     }
 
     /// Returns to the DC rest state. Allocation-free.
@@ -642,5 +804,83 @@ impl<N: Nonlinearity> DkSolver<N> {
     /// Samples for the slowest linearized mode to decay by 80 dB.
     pub fn tail_samples(&self) -> usize {
         self.tail
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::circuit::Linear;
+
+    /// A third-order RC ladder whose first resistor is a "pot" of `r1` ohms.
+    fn ladder(r1: f64) -> Netlist {
+        let (a, b, c) = (Node::Internal(0), Node::Internal(1), Node::Internal(2));
+        let mut net = Netlist::new(3, &[]);
+        net.resistor(Node::Source(0), a, r1)
+            .capacitor(a, Node::Ground, 10e-9)
+            .resistor(a, b, 22e3)
+            .capacitor(b, Node::Ground, 4.7e-9)
+            .resistor(b, c, 47e3)
+            .capacitor(a, c, 1e-9)
+            .resistor(c, Node::Ground, 100e3);
+        net.output = (c, Node::Ground);
+        net
+    }
+
+    fn solver(r1: f64) -> DkSolver<Linear> {
+        DkSolver::new(&ladder(r1), Linear, 48_000.0, 50, "test").unwrap()
+    }
+
+    #[test]
+    fn retune_gives_the_matrices_of_a_fresh_reduction_and_keeps_the_state() {
+        let mut moved = solver(1e3);
+        for n in 0..500 {
+            moved.step((n as f64 * 0.05).sin());
+        }
+        assert!(moved.retune(&ladder(33e3)));
+        let mut fresh = solver(33e3);
+        for (a, b) in [
+            (&moved.tr.qh, &fresh.tr.qh),
+            (&moved.tr.qu, &fresh.tr.qu),
+            (&moved.tr.oh, &fresh.tr.oh),
+            (&moved.tr.ou, &fresh.tr.ou),
+        ] {
+            assert_eq!(a, b);
+        }
+        // The same state in both: every later output is the same to the bit.
+        fresh.h.copy_from_slice(&moved.h);
+        for n in 0..500 {
+            let u = (n as f64 * 0.07).cos();
+            assert_eq!(moved.step(u).to_bits(), fresh.step(u).to_bits());
+        }
+    }
+
+    #[test]
+    fn retune_with_the_same_values_changes_no_bit() {
+        let (mut a, mut b) = (solver(5e3), solver(5e3));
+        assert!(a.retune(&ladder(5e3)));
+        for n in 0..200 {
+            let u = (n as f64 * 0.1).sin();
+            assert_eq!(a.step(u).to_bits(), b.step(u).to_bits());
+        }
+    }
+
+    #[test]
+    fn retune_refuses_another_topology_or_a_bad_value() {
+        let mut s = solver(5e3);
+        let mut other = ladder(5e3);
+        other.resistor(Node::Internal(1), Node::Ground, 1e6);
+        assert!(!s.retune(&other));
+        assert!(!s.retune(&ladder(f64::NAN)));
+        assert!(!s.retune(&ladder(0.0)));
+        let mut moved_cap = ladder(5e3);
+        moved_cap.capacitors[0].2 = 22e-9;
+        assert!(!s.retune(&moved_cap));
+        // Unchanged after the refusals.
+        let mut fresh = solver(5e3);
+        for n in 0..100 {
+            let u = (n as f64 * 0.1).sin();
+            assert_eq!(s.step(u).to_bits(), fresh.step(u).to_bits());
+        }
     }
 }

@@ -4,20 +4,34 @@
 /// pivoting. Returns `None` when a pivot is below `1e-300` relative to the row scale
 /// (singular: e.g. a node without a DC path).
 pub fn invert(a: &[f64], n: usize) -> Option<Vec<f64>> {
-    let mut m = a.to_vec();
+    let mut work = vec![0.0; n * n];
     let mut inv = vec![0.0; n * n];
+    invert_into(a, n, &mut work, &mut inv).then_some(inv)
+}
+
+/// [`invert`] into caller-owned storage: `work` (n·n, scratch) and `inv` (n·n, the
+/// inverse). Same arithmetic, so the same bits; allocation-free. Returns `false` when the
+/// matrix is singular (then `inv` holds garbage).
+pub fn invert_into(a: &[f64], n: usize, work: &mut [f64], inv: &mut [f64]) -> bool {
+    let m = &mut work[..n * n];
+    let inv = &mut inv[..n * n];
+    m.copy_from_slice(&a[..n * n]);
+    inv.fill(0.0);
     for i in 0..n {
         inv[i * n + i] = 1.0;
     }
-    let scale = a
+    let scale = a[..n * n]
         .iter()
         .fold(0.0f64, |s, x| s.max(x.abs()))
         .max(f64::MIN_POSITIVE);
     for col in 0..n {
-        let pivot_row =
-            (col..n).max_by(|&r, &s| m[r * n + col].abs().total_cmp(&m[s * n + col].abs()))?;
+        let Some(pivot_row) =
+            (col..n).max_by(|&r, &s| m[r * n + col].abs().total_cmp(&m[s * n + col].abs()))
+        else {
+            return false;
+        };
         if m[pivot_row * n + col].abs() <= 1e-15 * scale {
-            return None;
+            return false;
         }
         if pivot_row != col {
             for k in 0..n {
@@ -42,12 +56,20 @@ pub fn invert(a: &[f64], n: usize) -> Option<Vec<f64>> {
             }
         }
     }
-    Some(inv)
+    true
 }
 
 /// `c (r×p) = a (r×q) · b (q×p)`.
 pub fn matmul(a: &[f64], b: &[f64], r: usize, q: usize, p: usize) -> Vec<f64> {
     let mut c = vec![0.0; r * p];
+    matmul_into(a, b, r, q, p, &mut c);
+    c
+}
+
+/// [`matmul`] into caller-owned `c` (r·p, overwritten). Allocation-free.
+pub fn matmul_into(a: &[f64], b: &[f64], r: usize, q: usize, p: usize, c: &mut [f64]) {
+    let c = &mut c[..r * p];
+    c.fill(0.0);
     for i in 0..r {
         for k in 0..q {
             let aik = a[i * q + k];
@@ -58,7 +80,6 @@ pub fn matmul(a: &[f64], b: &[f64], r: usize, q: usize, p: usize) -> Vec<f64> {
             }
         }
     }
-    c
 }
 
 /// LU factors (partial pivoting) of a small `n×n` matrix (n ≤ 4) held in a fixed 4×4

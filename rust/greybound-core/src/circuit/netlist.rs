@@ -39,6 +39,21 @@ impl Netlist {
         }
     }
 
+    /// Makes `self` the empty netlist [`Netlist::new`] would give, keeping its storage:
+    /// rebuilding a netlist of the same size this way does not allocate (used to re-derive
+    /// element values while running, see `DkSolver::retune`).
+    pub fn clear_to(&mut self, n_nodes: usize, supplies: &[f64]) -> &mut Self {
+        self.n_nodes = n_nodes;
+        self.source_volts.clear();
+        self.source_volts.push(0.0);
+        self.source_volts.extend_from_slice(supplies);
+        self.resistors.clear();
+        self.capacitors.clear();
+        self.ports.clear();
+        self.output = (Node::Ground, Node::Ground);
+        self
+    }
+
     pub fn resistor(&mut self, a: Node, b: Node, ohms: f64) -> &mut Self {
         self.resistors.push((a, b, ohms));
         self

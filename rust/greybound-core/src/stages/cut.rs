@@ -14,7 +14,7 @@
 //! and `c_cut` 94 nF for a 1 MΩ pot with 47 nF). `source_impedance` is the inverter's
 //! plate output resistance (≈ Ra ∥ rp), `load_impedance` the power-tube grid leak.
 
-use super::circuit_stage::{CircuitDesign, CircuitStage};
+use super::circuit_stage::{CircuitDesign, CircuitStage, DEFAULT_SMOOTHING_MS, MAX_SMOOTHING_MS};
 use super::params::{number as num, Params, StageSpec};
 use super::tone_stack::MIN_POT_OHMS;
 use crate::circuit::{Linear, Netlist, Node};
@@ -74,14 +74,28 @@ pub const SPEC: StageSpec = StageSpec {
             "ohm",
             "power-tube grid leak (inf = none)",
         ),
+        num(
+            "smoothing_ms",
+            DEFAULT_SMOOTHING_MS,
+            0.0,
+            MAX_SMOOTHING_MS,
+            "ms",
+            "ramp time of a live cut change (set_param)",
+        ),
     ],
 };
+
+/// `set_param` ids (indices in [`SPEC`]) of the live knob and the smoothing time.
+pub const CUT_ID: u32 = 0;
+pub const SMOOTHING_ID: u32 = 6;
 
 /// The cut control stage.
 pub type Cut = CircuitStage<CutDesign>;
 
 pub struct CutDesign {
     params: Params,
+    /// The live knob's value (starts at the `cut` parameter).
+    cut: f64,
 }
 
 impl CircuitDesign for CutDesign {
@@ -91,14 +105,39 @@ impl CircuitDesign for CutDesign {
     fn from_params(params: &Params) -> Result<Self, Error> {
         Ok(CutDesign {
             params: params.clone(),
+            cut: params.num("cut"),
         })
     }
 
     fn netlist(&self) -> Netlist {
+        let mut net = Netlist::default();
+        self.netlist_into(&mut net);
+        net
+    }
+
+    fn knob_ids(&self) -> &'static [u32] {
+        &[CUT_ID]
+    }
+
+    fn knob(&self, _id: u32) -> f64 {
+        self.cut
+    }
+
+    fn set_knob(&mut self, id: u32, value: f64) {
+        if id == CUT_ID {
+            self.cut = value;
+        }
+    }
+
+    fn smoothing(&self) -> Option<(u32, f64)> {
+        Some((SMOOTHING_ID, self.params.num("smoothing_ms")))
+    }
+
+    fn netlist_into(&self, net: &mut Netlist) {
         let p = &self.params;
         let (x, m) = (Node::Internal(0), Node::Internal(1));
-        let r = (p.num("r_series") + (1.0 - p.num("cut")) * p.num("r_pot")).max(MIN_POT_OHMS);
-        let mut net = Netlist::new(2, &[]);
+        let r = (p.num("r_series") + (1.0 - self.cut) * p.num("r_pot")).max(MIN_POT_OHMS);
+        net.clear_to(2, &[]);
         net.resistor(Node::Source(0), x, p.num("source_impedance"))
             .resistor(x, m, r)
             .capacitor(m, Node::Ground, p.num("c_cut"));
@@ -106,7 +145,6 @@ impl CircuitDesign for CutDesign {
             net.resistor(x, Node::Ground, p.num("load_impedance"));
         }
         net.output = (x, Node::Ground);
-        net
     }
 
     fn device(&self) -> Linear {

@@ -17,7 +17,9 @@ mod triode;
 mod volume;
 
 pub use cathode_follower::CathodeFollower;
-pub use circuit_stage::{CircuitDesign, CircuitStage};
+pub use circuit_stage::{
+    CircuitDesign, CircuitStage, DEFAULT_SMOOTHING_MS, MAX_SMOOTHING_MS, RETUNE_INTERVAL,
+};
 pub use cut::Cut;
 pub use diode_clipper::DiodeClipper;
 pub use output_transformer::{OutputTransformer, TransformerCore};
@@ -74,6 +76,24 @@ static STAGE_SPECS: [StageSpec; 9] = [
     power_amp::SPEC,
     output_transformer::SPEC,
 ];
+
+/// Parameters of a built stage that `Processor::set_param` changes while running
+/// (smoothed inside `process`, see [`CircuitStage`]): its knobs and `smoothing_ms`. Empty
+/// for kinds without live knobs; the Vox stack has no middle pot. Ids come from
+/// [`StageSpec::param_id`].
+pub fn live_params(params: &Params) -> &'static [&'static str] {
+    match params.stage {
+        tone_stack::KIND
+            if Voicing::by_name(params.text("voicing")).is_some_and(|v| !v.has_middle) =>
+        {
+            &["treble", "bass", "smoothing_ms"]
+        }
+        tone_stack::KIND => &["treble", "middle", "bass", "smoothing_ms"],
+        volume::KIND => &["position", "smoothing_ms"],
+        cut::KIND => &["cut", "smoothing_ms"],
+        _ => &[],
+    }
+}
 
 /// Builds a stage by kind name from `(name, value)` parameters; unspecified parameters take
 /// their defaults. Returns the stage (not yet prepared) and the resolved parameters.

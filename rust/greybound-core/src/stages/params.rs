@@ -51,6 +51,17 @@ pub struct StageSpec {
     pub params: &'static [ParamSpec],
 }
 
+impl StageSpec {
+    /// The id of parameter `name`: its index in `params`, the id `Processor::set_param`
+    /// takes. `None` for a name the stage does not declare.
+    pub fn param_id(&self, name: &str) -> Option<u32> {
+        self.params
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| i as u32)
+    }
+}
+
 /// Resolved parameters: every declared parameter with a validated value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {

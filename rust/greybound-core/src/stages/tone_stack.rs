@@ -20,7 +20,7 @@
 //! form. Pot segments are kept ≥ [`MIN_POT_OHMS`] so that a knob at an end stop is a short
 //! of 1 Ω rather than a singular 0 Ω.
 
-use super::circuit_stage::{CircuitDesign, CircuitStage};
+use super::circuit_stage::{CircuitDesign, CircuitStage, DEFAULT_SMOOTHING_MS, MAX_SMOOTHING_MS};
 use super::params::{choice, number as num, Params, StageSpec};
 use crate::circuit::{Linear, Netlist, Node};
 use crate::error::Error;
@@ -81,8 +81,22 @@ pub const SPEC: StageSpec = StageSpec {
             "ohm",
             "load on the output (inf = none)",
         ),
+        num(
+            "smoothing_ms",
+            DEFAULT_SMOOTHING_MS,
+            0.0,
+            MAX_SMOOTHING_MS,
+            "ms",
+            "ramp time of a live treble/middle/bass change (set_param)",
+        ),
     ],
 };
+
+/// `set_param` ids (indices in [`SPEC`]) of the live knobs and the smoothing time.
+pub const TREBLE_ID: u32 = 1;
+pub const MIDDLE_ID: u32 = 2;
+pub const BASS_ID: u32 = 3;
+pub const SMOOTHING_ID: u32 = 6;
 
 /// Component values (Ω, F) in Yeh & Smith's naming: R1 treble pot, R2 bass pot, R3 middle
 /// pot, R4 slope resistor, C1 treble cap, C2 bass cap, C3 middle cap.
@@ -156,6 +170,7 @@ pub struct ToneStackDesign {
     bass: f64,
     source_impedance: f64,
     load_impedance: f64,
+    smoothing_ms: f64,
 }
 
 impl CircuitDesign for ToneStackDesign {
@@ -186,10 +201,46 @@ impl CircuitDesign for ToneStackDesign {
             bass: p.num("bass"),
             source_impedance: p.num("source_impedance"),
             load_impedance: p.num("load_impedance"),
+            smoothing_ms: p.num("smoothing_ms"),
         })
     }
 
     fn netlist(&self) -> Netlist {
+        let mut net = Netlist::default();
+        self.netlist_into(&mut net);
+        net
+    }
+
+    fn knob_ids(&self) -> &'static [u32] {
+        if self.voicing.has_middle {
+            &[TREBLE_ID, MIDDLE_ID, BASS_ID]
+        } else {
+            &[TREBLE_ID, BASS_ID]
+        }
+    }
+
+    fn knob(&self, id: u32) -> f64 {
+        match id {
+            TREBLE_ID => self.treble,
+            MIDDLE_ID => self.middle,
+            _ => self.bass,
+        }
+    }
+
+    fn set_knob(&mut self, id: u32, value: f64) {
+        match id {
+            TREBLE_ID => self.treble = value,
+            MIDDLE_ID if self.voicing.has_middle => self.middle = value,
+            BASS_ID => self.bass = value,
+            _ => {}
+        }
+    }
+
+    fn smoothing(&self) -> Option<(u32, f64)> {
+        Some((SMOOTHING_ID, self.smoothing_ms))
+    }
+
+    fn netlist_into(&self, net: &mut Netlist) {
         let v = &self.voicing;
         let pot = |fraction: f64, r: f64| (fraction * r).max(MIN_POT_OHMS);
         let mut n = 0;
@@ -204,7 +255,7 @@ impl CircuitDesign for ToneStackDesign {
         };
         let (t1, out, t2, s, m) = (node(), node(), node(), node(), node());
         let wiper = if v.has_middle { node() } else { m };
-        let mut net = Netlist::new(n, &[]);
+        net.clear_to(n, &[]);
         if let Node::Internal(_) = input {
             net.resistor(Node::Source(0), input, self.source_impedance);
         }
@@ -223,7 +274,6 @@ impl CircuitDesign for ToneStackDesign {
             net.resistor(out, Node::Ground, self.load_impedance);
         }
         net.output = (out, Node::Ground);
-        net
     }
 
     fn device(&self) -> Linear {

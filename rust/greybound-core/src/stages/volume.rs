@@ -10,7 +10,7 @@
 //! puts 10 % of the resistance below the wiper at half rotation. Pot segments are kept
 //! ≥ 1 Ω (a wiper's contact resistance). With `c_bright = 0` the stage is memoryless.
 
-use super::circuit_stage::{CircuitDesign, CircuitStage};
+use super::circuit_stage::{CircuitDesign, CircuitStage, DEFAULT_SMOOTHING_MS, MAX_SMOOTHING_MS};
 use super::params::{choice, number as num, Params, StageSpec};
 use super::tone_stack::MIN_POT_OHMS;
 use crate::circuit::{Linear, Netlist, Node};
@@ -59,8 +59,20 @@ pub const SPEC: StageSpec = StageSpec {
             "ohm",
             "load on the wiper (inf = none)",
         ),
+        num(
+            "smoothing_ms",
+            DEFAULT_SMOOTHING_MS,
+            0.0,
+            MAX_SMOOTHING_MS,
+            "ms",
+            "ramp time of a live position change (set_param)",
+        ),
     ],
 };
+
+/// `set_param` ids (indices in [`SPEC`]) of the live knob and the smoothing time.
+pub const POSITION_ID: u32 = 0;
+pub const SMOOTHING_ID: u32 = 6;
 
 /// Fraction of the track below the wiper for a knob `position` (0..1) and taper.
 pub fn taper_fraction(position: f64, taper: &str) -> f64 {
@@ -75,6 +87,8 @@ pub type Volume = CircuitStage<VolumeDesign>;
 
 pub struct VolumeDesign {
     params: Params,
+    /// The live knob's value (starts at the `position` parameter).
+    position: f64,
 }
 
 impl CircuitDesign for VolumeDesign {
@@ -84,12 +98,37 @@ impl CircuitDesign for VolumeDesign {
     fn from_params(params: &Params) -> Result<Self, Error> {
         Ok(VolumeDesign {
             params: params.clone(),
+            position: params.num("position"),
         })
     }
 
     fn netlist(&self) -> Netlist {
+        let mut net = Netlist::default();
+        self.netlist_into(&mut net);
+        net
+    }
+
+    fn knob_ids(&self) -> &'static [u32] {
+        &[POSITION_ID]
+    }
+
+    fn knob(&self, _id: u32) -> f64 {
+        self.position
+    }
+
+    fn set_knob(&mut self, id: u32, value: f64) {
+        if id == POSITION_ID {
+            self.position = value;
+        }
+    }
+
+    fn smoothing(&self) -> Option<(u32, f64)> {
+        Some((SMOOTHING_ID, self.params.num("smoothing_ms")))
+    }
+
+    fn netlist_into(&self, net: &mut Netlist) {
         let p = &self.params;
-        let a = taper_fraction(p.num("position"), p.text("taper"));
+        let a = taper_fraction(self.position, p.text("taper"));
         let r = p.num("r_pot");
         let ideal = p.num("source_impedance") == 0.0;
         let (top, w) = if ideal {
@@ -97,7 +136,7 @@ impl CircuitDesign for VolumeDesign {
         } else {
             (Node::Internal(0), Node::Internal(1))
         };
-        let mut net = Netlist::new(if ideal { 1 } else { 2 }, &[]);
+        net.clear_to(if ideal { 1 } else { 2 }, &[]);
         if !ideal {
             net.resistor(Node::Source(0), top, p.num("source_impedance"));
         }
@@ -108,7 +147,6 @@ impl CircuitDesign for VolumeDesign {
             net.resistor(w, Node::Ground, p.num("load_impedance"));
         }
         net.output = (w, Node::Ground);
-        net
     }
 
     fn device(&self) -> Linear {
