@@ -584,7 +584,7 @@ def format_update(results: list[GoldenUpdate]) -> str:
 #: Stage kinds with goldens under ``golden/stages/<kind>/`` (default parameters).
 STAGE_KINDS = (
     "triode_common_cathode", "diode_clipper", "tone_stack", "volume", "cut",
-    "cathode_follower", "phase_inverter", "power_amp", "output_transformer",
+    "cathode_follower", "phase_inverter", "power_amp", "output_transformer", "speaker_load",
 )  # fmt: skip
 STAGE_RATE = 48_000
 #: Peak levels of the 1 kHz stepped sine (dBFS, 0 dBFS = 1 V peak at the stage input).

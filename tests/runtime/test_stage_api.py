@@ -16,6 +16,7 @@ KINDS = [
     "phase_inverter",
     "power_amp",
     "output_transformer",
+    "speaker_load",
 ]
 
 

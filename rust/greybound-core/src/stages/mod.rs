@@ -12,6 +12,7 @@ mod output_transformer;
 mod params;
 mod phase_inverter;
 mod power_amp;
+mod speaker_load;
 mod tone_stack;
 mod triode;
 mod volume;
@@ -26,6 +27,7 @@ pub use output_transformer::{OutputTransformer, TransformerCore};
 pub use params::{ParamKind, ParamSpec, ParamValue, Params, StageSpec};
 pub use phase_inverter::{PhaseInverter, TriodePair};
 pub use power_amp::{Pentode, PentodeCurrents, PowerAmp, PowerAmpDesign, PushPullPentodes};
+pub use speaker_load::SpeakerLoad;
 pub use tone_stack::{ToneStack, Voicing};
 pub use triode::TriodeCommonCathode;
 pub use volume::{taper_fraction, Volume};
@@ -65,7 +67,7 @@ pub fn stage_specs() -> &'static [StageSpec] {
     &STAGE_SPECS
 }
 
-static STAGE_SPECS: [StageSpec; 9] = [
+static STAGE_SPECS: [StageSpec; 10] = [
     triode::SPEC,
     diode_clipper::SPEC,
     tone_stack::SPEC,
@@ -75,6 +77,7 @@ static STAGE_SPECS: [StageSpec; 9] = [
     phase_inverter::SPEC,
     power_amp::SPEC,
     output_transformer::SPEC,
+    speaker_load::SPEC,
 ];
 
 /// Parameters of a built stage that `Processor::set_param` changes while running
@@ -118,6 +121,7 @@ pub fn build_stage(
         cut::KIND => Box::new(Cut::from_params(&params)?),
         phase_inverter::KIND => Box::new(PhaseInverter::from_params(&params)?),
         power_amp::KIND => Box::new(PowerAmp::from_params(&params)?),
+        speaker_load::KIND => Box::new(SpeakerLoad::from_params(&params)?),
         _ => Box::new(OutputTransformer::from_params(&params)?),
     };
     Ok((stage, params))

@@ -4,7 +4,7 @@
 use greybound_core::stages::{build_stage, ParamValue};
 use greybound_core::{Processor, Spec};
 
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     "triode_common_cathode",
     "diode_clipper",
     "tone_stack",
@@ -14,6 +14,7 @@ pub const KINDS: [&str; 9] = [
     "phase_inverter",
     "power_amp",
     "output_transformer",
+    "speaker_load",
 ];
 
 pub fn prepared(
