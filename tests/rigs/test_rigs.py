@@ -198,3 +198,17 @@ def test_render_command_writes_a_wav_and_checks_the_rate(tmp_path, capsys):
     y, rate = read_wav(out)
     assert rate == FS and y.size == round(0.2 * FS) and np.all(np.isfinite(y))
     assert main([*args, "--resample", "--knob", "volume"]) == 2
+
+
+@pytest.mark.acceptance
+def test_no_stage_of_the_rig_allocates_in_process(rig):
+    """The runtime rule for every stage of the Nox30, hot channel, flat out, on a loud DI
+    phrase (each stage fed what the one before it produces), via the extension's counting
+    allocator."""
+    from harness.stimuli import di_phrase
+
+    chain = RigChain(rig, {"volume": 10.0, "master": 10.0}, "hot")
+    x = np.asarray(di_phrase(48000, duration_s=0.5).signal, dtype=np.float32)
+    for entry, stage in zip(rig.stages, chain.stages, strict=True):
+        assert stage.allocations_during_process(x) == 0, entry.name
+        x = stage.process(x)
