@@ -353,7 +353,8 @@ class RigChain:
         self.channel = channel if channel is not None else rig.default_channel
         self.sample_rate = float(sample_rate if sample_rate is not None else rig.sample_rate)
         self.stages = []
-        for entry, params in zip(rig.stages, rig.stage_params(knobs, channel), strict=True):
+        self.stage_settings = rig.stage_params(knobs, channel)
+        for entry, params in zip(rig.stages, self.stage_settings, strict=True):
             try:
                 stage = Stage(entry.kind, self.sample_rate, oversample=entry.oversample, **params)
             except ValueError as exc:
@@ -397,6 +398,24 @@ class RigChain:
             s.reset()
         if self.cab is not None:
             self.cab.reset()
+
+    def native(self):
+        """The same chain as one runtime object (``harness.runtime.Rig``: every stage, the
+        output gain and the cab in Rust, no host code between stages), at this chain's
+        construction settings (knobs and channel; later ``set_knob`` calls are not
+        carried). Renders bit-identically to ``process``."""
+        from harness.runtime import Rig as RuntimeRig
+
+        ir = None
+        if self.cab is not None:
+            from harness.cabs import read_ir
+
+            ir = read_ir(self.rig.cab_ir, self.sample_rate)
+        stages = [
+            (e.kind, p, e.oversample)
+            for e, p in zip(self.rig.stages, self.stage_settings, strict=True)
+        ]
+        return RuntimeRig(stages, self.sample_rate, self.rig.output_gain_db, ir)
 
     def set_knob(self, name: str, value: float) -> None:
         """Turn knob ``name`` to ``value`` (in the knob's range) while streaming.
@@ -495,7 +514,8 @@ def render(
         if monitor_log is not None:
             write_monitor_log(monitor_log, records)
     else:
-        y = chain.process(np.asarray(x, dtype=np.float32))
+        # The whole rig in the runtime: one call, no host code between stages.
+        y = chain.native().process(np.asarray(x, dtype=np.float32))
     write_wav(output_path, y, rig.sample_rate)
     extra = {}
     if summary_record is not None:

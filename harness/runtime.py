@@ -280,3 +280,47 @@ class IrConvolver:
 
     def __repr__(self) -> str:
         return f"IrConvolver(<{self.ir_len} samples>, sample_rate={self.sample_rate})"
+
+
+class Rig:
+    """A whole rig inside the Rust runtime (``greybound_core::rig::Rig``): stages in series
+    (``(kind, params, oversample)`` in signal order), an output gain (dB) and an optional
+    cabinet IR (1-D, at ``sample_rate``). One ``process`` call renders every block through
+    all of it — no host code between stages, no allocation. Volts in, volts × gain out."""
+
+    def __init__(
+        self,
+        stages: list[tuple[str, dict[str, Any], int]],
+        sample_rate: float = 48000.0,
+        output_gain_db: float = 0.0,
+        cab_ir: np.ndarray | None = None,
+    ) -> None:
+        ir = None if cab_ir is None else np.ascontiguousarray(cab_ir, dtype=np.float64)
+        self._native = _greybound.NativeRig(
+            [(k, dict(p), int(o)) for k, p, o in stages], float(sample_rate),
+            float(output_gain_db), ir,
+        )  # fmt: skip
+        self.sample_rate = float(sample_rate)
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """Render ``x`` (1-D float32/float64 volts) → a new array, same dtype."""
+        return _render(self._native, "rig", x)
+
+    def reset(self) -> None:
+        self._native.reset()
+
+    def set_param(self, stage: int, name: str, value: float) -> None:
+        """Change live parameter ``name`` of stage number ``stage`` (smoothed in the stage)."""
+        self._native.set_param(int(stage), name, float(value))
+
+    def allocations_during_process(self, x: np.ndarray) -> int:
+        """Heap allocations the runtime makes while processing ``x`` (the rule: 0)."""
+        return _allocations(self._native, "rig", x)
+
+    @property
+    def latency_samples(self) -> int:
+        return self._native.latency_samples
+
+    @property
+    def tail_samples(self) -> int:
+        return self._native.tail_samples

@@ -32,6 +32,21 @@ def _chain(config: str) -> RigChain:
 
 
 @pytest.mark.bench
+@pytest.mark.parametrize("config", ["as-shipped", "all-1x"])
+def test_nox30_real_time_factor_inside_the_runtime(benchmark, config):
+    """The same rig as one runtime object (harness.runtime.Rig): no host code between
+    stages."""
+    x = di_phrase(FS, seed=0, duration_s=AUDIO_S).signal.astype(np.float32)
+    native = _chain(config).native()
+    y = benchmark(native.process, x)
+    assert y.shape == x.shape and np.all(np.isfinite(y))
+    seconds = benchmark.stats.stats.median
+    benchmark.extra_info.update(
+        {"config": f"runtime-{config}", "realtime_factor": AUDIO_S / seconds, "sample_rate": FS}
+    )
+
+
+@pytest.mark.bench
 @pytest.mark.parametrize("config", ["as-shipped", "all-1x", "neural-input"])
 def test_nox30_real_time_factor(benchmark, config):
     x = di_phrase(FS, seed=0, duration_s=AUDIO_S).signal.astype(np.float32)

@@ -20,6 +20,7 @@ pub mod error;
 pub mod monitor;
 pub mod neural;
 pub mod processor;
+pub mod rig;
 pub mod stages;
 
 pub use error::Error;

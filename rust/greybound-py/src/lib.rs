@@ -11,6 +11,7 @@ static ALLOCATOR: alloc_probe::CountingAllocator = alloc_probe::CountingAllocato
 
 use greybound_core::dsp::{IrConvolver, Oversampled, MAX_IR_SAMPLES};
 use greybound_core::neural::{artifact, NeuralCell};
+use greybound_core::rig::Rig;
 use greybound_core::stages::{
     build_stage, live_params, stage_specs, ParamKind, ParamValue, Params,
 };
@@ -32,6 +33,83 @@ fn param_value_to_py<'py>(py: Python<'py>, v: &ParamValue) -> PyResult<Bound<'py
         ParamValue::Number(x) => x.into_pyobject(py)?.into_any(),
         ParamValue::Text(s) => s.into_pyobject(py)?.into_any(),
     })
+}
+
+/// Stage parameters from a Python dict: numbers and names, nothing else.
+fn given_params(kind: &str, params: &Bound<'_, PyDict>) -> PyResult<Vec<(String, ParamValue)>> {
+    let mut given = Vec::with_capacity(params.len());
+    for (key, value) in params.iter() {
+        let name: String = key
+            .extract()
+            .map_err(|_| PyTypeError::new_err("parameter names must be str"))?;
+        let v = if let Ok(s) = value.extract::<String>() {
+            ParamValue::Text(s)
+        } else if value.is_instance_of::<pyo3::types::PyBool>() {
+            return Err(PyTypeError::new_err(format!(
+                "stage '{kind}': parameter '{name}' must be a number, not bool"
+            )));
+        } else if let Ok(x) = value.extract::<f64>() {
+            ParamValue::Number(x)
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "stage '{kind}': parameter '{name}' must be a number or a str, got {}",
+                value.get_type().name()?
+            )));
+        };
+        given.push((name, v));
+    }
+    Ok(given)
+}
+
+/// Builds a stage (oversampled when `oversample` > 1) and prepares it at `sample_rate`.
+fn build_prepared(
+    kind: &str,
+    given: &[(String, ParamValue)],
+    sample_rate: f64,
+    oversample: usize,
+) -> PyResult<(Box<dyn Processor>, Params)> {
+    let (stage, params) = build_stage(kind, given).map_err(to_py_err)?;
+    let mut stage: Box<dyn Processor> = if oversample == 1 {
+        stage
+    } else {
+        Box::new(Oversampled::new(stage, oversample).map_err(to_py_err)?)
+    };
+    stage
+        .prepare(&Spec {
+            sample_rate,
+            max_block: RENDER_BLOCK,
+        })
+        .map_err(to_py_err)?;
+    Ok((stage, params))
+}
+
+/// The id of live parameter `name` of a stage, after checking `value` against its range.
+fn live_param_id(params: &Params, name: &str, value: f64) -> PyResult<u32> {
+    let kind = params.stage;
+    let live = live_params(params);
+    let spec = stage_specs().iter().find(|s| s.kind == kind);
+    let Some((id, p)) = spec
+        .and_then(|s| s.param_id(name).map(|id| (id, &s.params[id as usize])))
+        .filter(|_| live.contains(&name))
+    else {
+        let listed = if live.is_empty() {
+            "none".to_string()
+        } else {
+            live.join(", ")
+        };
+        return Err(PyValueError::new_err(format!(
+            "stage '{kind}': parameter '{name}' cannot change while running \
+             (live parameters: {listed})"
+        )));
+    };
+    if let ParamKind::Number { min, max, unit, .. } = p.kind {
+        if !(value.is_finite() && (min..=max).contains(&value)) {
+            return Err(PyValueError::new_err(format!(
+                "stage '{kind}': {name} = {value} must be within [{min}, {max}] {unit}"
+            )));
+        }
+    }
+    Ok(id)
 }
 
 /// A runtime stage built by kind name, prepared at a sample rate.
@@ -61,39 +139,8 @@ impl NativeStage {
         params: &Bound<'_, PyDict>,
         oversample: usize,
     ) -> PyResult<Self> {
-        let mut given = Vec::with_capacity(params.len());
-        for (key, value) in params.iter() {
-            let name: String = key
-                .extract()
-                .map_err(|_| PyTypeError::new_err("parameter names must be str"))?;
-            let v = if let Ok(s) = value.extract::<String>() {
-                ParamValue::Text(s)
-            } else if value.is_instance_of::<pyo3::types::PyBool>() {
-                return Err(PyTypeError::new_err(format!(
-                    "stage '{kind}': parameter '{name}' must be a number, not bool"
-                )));
-            } else if let Ok(x) = value.extract::<f64>() {
-                ParamValue::Number(x)
-            } else {
-                return Err(PyTypeError::new_err(format!(
-                    "stage '{kind}': parameter '{name}' must be a number or a str, got {}",
-                    value.get_type().name()?
-                )));
-            };
-            given.push((name, v));
-        }
-        let (stage, params) = build_stage(kind, &given).map_err(to_py_err)?;
-        let mut stage: Box<dyn Processor> = if oversample == 1 {
-            stage
-        } else {
-            Box::new(Oversampled::new(stage, oversample).map_err(to_py_err)?)
-        };
-        stage
-            .prepare(&Spec {
-                sample_rate,
-                max_block: RENDER_BLOCK,
-            })
-            .map_err(to_py_err)?;
+        let given = given_params(kind, params)?;
+        let (stage, params) = build_prepared(kind, &given, sample_rate, oversample)?;
         Ok(NativeStage {
             stage: Mutex::new(stage),
             params,
@@ -139,30 +186,7 @@ impl NativeStage {
     /// `smoothing_ms`): a knob ramps to `value` inside `process` over the stage's
     /// smoothing time. Rejects other names and values outside the parameter's range.
     fn set_param(&self, name: &str, value: f64) -> PyResult<()> {
-        let kind = self.params.stage;
-        let live = live_params(&self.params);
-        let spec = stage_specs().iter().find(|s| s.kind == kind);
-        let Some((id, p)) = spec
-            .and_then(|s| s.param_id(name).map(|id| (id, &s.params[id as usize])))
-            .filter(|_| live.contains(&name))
-        else {
-            let listed = if live.is_empty() {
-                "none".to_string()
-            } else {
-                live.join(", ")
-            };
-            return Err(PyValueError::new_err(format!(
-                "stage '{kind}': parameter '{name}' cannot change while running \
-                 (live parameters: {listed})"
-            )));
-        };
-        if let ParamKind::Number { min, max, unit, .. } = p.kind {
-            if !(value.is_finite() && (min..=max).contains(&value)) {
-                return Err(PyValueError::new_err(format!(
-                    "stage '{kind}': {name} = {value} must be within [{min}, {max}] {unit}"
-                )));
-            }
-        }
+        let id = live_param_id(&self.params, name, value)?;
         self.locked()?.set_param(id, value as f32);
         Ok(())
     }
@@ -432,6 +456,114 @@ fn allocations_in_process(proc: &mut dyn Processor, x: PyReadonlyArray1<'_, f32>
     alloc_probe::count_allocations(|| buf.chunks_mut(RENDER_BLOCK).for_each(|b| proc.process(b)))
 }
 
+/// A whole rig inside the runtime (`greybound_core::rig::Rig`): stages in series, output
+/// gain, optional cabinet IR; one call renders every block through all of them.
+#[pyclass(module = "harness._greybound")]
+struct NativeRig {
+    rig: Mutex<Rig>,
+    params: Vec<Params>,
+}
+
+#[pymethods]
+impl NativeRig {
+    /// `stages`: (kind, params dict, oversample) in signal order.
+    #[new]
+    #[pyo3(signature = (stages, sample_rate, output_gain_db=0.0, cab_ir=None))]
+    fn new(
+        stages: Vec<(String, Bound<'_, PyDict>, usize)>,
+        sample_rate: f64,
+        output_gain_db: f64,
+        cab_ir: Option<PyReadonlyArray1<'_, f64>>,
+    ) -> PyResult<Self> {
+        let mut built = Vec::with_capacity(stages.len());
+        let mut params = Vec::with_capacity(stages.len());
+        for (kind, dict, oversample) in &stages {
+            let (stage, p) =
+                build_prepared(kind, &given_params(kind, dict)?, sample_rate, *oversample)?;
+            built.push(stage);
+            params.push(p);
+        }
+        let cab = match cab_ir {
+            Some(ir) => Some(IrConvolver::new(ir.as_slice()?, sample_rate).map_err(to_py_err)?),
+            None => None,
+        };
+        let mut rig = Rig::new(built, output_gain_db, cab).map_err(to_py_err)?;
+        rig.prepare(&Spec {
+            sample_rate,
+            max_block: RENDER_BLOCK,
+        })
+        .map_err(to_py_err)?;
+        Ok(NativeRig {
+            rig: Mutex::new(rig),
+            params,
+        })
+    }
+
+    /// Renders a 1-D float32 array of volts through the whole rig (GIL released).
+    fn process<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray1<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let mut rig = self
+            .rig
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("rig state poisoned"))?;
+        render(py, &mut *rig, "rig", x)
+    }
+
+    fn reset(&self) -> PyResult<()> {
+        self.rig
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("rig state poisoned"))?
+            .reset();
+        Ok(())
+    }
+
+    /// Sets live parameter `name` of stage `stage` (smoothed inside the stage).
+    fn set_param(&self, stage: usize, name: &str, value: f64) -> PyResult<()> {
+        let p = self.params.get(stage).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "rig: no stage {stage} (it has {})",
+                self.params.len()
+            ))
+        })?;
+        let id = live_param_id(p, name, value)?;
+        self.rig
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("rig state poisoned"))?
+            .set_param(Rig::param_address(stage, id), value as f32);
+        Ok(())
+    }
+
+    /// Heap allocations made while processing `x` (the runtime rule says: zero).
+    fn allocations_during_process(&self, x: PyReadonlyArray1<'_, f32>) -> PyResult<u64> {
+        let mut rig = self
+            .rig
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("rig state poisoned"))?;
+        Ok(allocations_in_process(&mut *rig, x))
+    }
+
+    #[getter]
+    fn latency_samples(&self) -> PyResult<usize> {
+        Ok(self
+            .rig
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("rig state poisoned"))?
+            .latency_samples())
+    }
+
+    #[getter]
+    fn tail_samples(&self) -> PyResult<usize> {
+        Ok(self
+            .rig
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("rig state poisoned"))?
+            .tail_samples())
+    }
+}
+
 /// Every stage kind with its parameters: a list of dicts.
 #[pyfunction]
 fn describe_stages<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -485,6 +617,7 @@ fn _greybound(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeStage>()?;
     m.add_class::<NativeNeuralCell>()?;
     m.add_class::<NativeIrConvolver>()?;
+    m.add_class::<NativeRig>()?;
     m.add("MAX_IR_SAMPLES", MAX_IR_SAMPLES)?;
     m.add_function(wrap_pyfunction!(describe_stages, m)?)?;
     m.add_function(wrap_pyfunction!(allocation_probe_self_test, m)?)?;
