@@ -181,7 +181,9 @@ class Stage:
 class NeuralCell:
     """A learned cell loaded from a Greybound artifact (``model.greybound.json`` path or
     its directory), run by the Rust runtime at ``sample_rate`` Hz (which the artifact must
-    declare as supported). Volts in, volts out; streaming like ``Stage``."""
+    declare as supported). Volts in, volts out; streaming like ``Stage``. Family "wavenet"
+    artifacts load too (streamed dilated convolutions with FiLM knobs and Snake); controls
+    given to the constructor apply at once, later ``set_control`` calls are smoothed."""
 
     def __init__(self, artifact: str | Path, sample_rate: float = 48000.0, **controls: float):
         path = Path(artifact)
@@ -191,11 +193,20 @@ class NeuralCell:
         self._native = _greybound.NativeNeuralCell(str(path), float(sample_rate))
         self.sample_rate = float(sample_rate)
         for name, value in controls.items():
-            self.set_control(name, value)
+            self.set_control(name, value, smooth=False)
 
-    def set_control(self, name: str, value: float) -> None:
-        """Set a declared control (operating-point feature or knob) in its own units."""
-        self._native.set_control(name, float(value))
+    def set_control(self, name: str, value: float, smooth: bool = True) -> None:
+        """Set a declared control (operating-point feature or knob) in its own units.
+
+        A wavenet ramps its knob features linearly to the new value over its smoothing
+        time (default 20 ms; γ, β recomputed every 32 samples) unless ``smooth`` is False,
+        which applies it at once (as equivalence vectors need). The other families always
+        apply a control at once."""
+        self._native.set_control(name, float(value), bool(smooth))
+
+    def set_smoothing_seconds(self, seconds: float) -> None:
+        """Knob smoothing time of a wavenet in seconds (0 = immediate); others ignore it."""
+        self._native.set_smoothing_seconds(float(seconds))
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Render ``x`` (1-D float32/float64 volts) → a new array of volts, same dtype."""
@@ -215,8 +226,34 @@ class NeuralCell:
 
     @property
     def macs_per_sample(self) -> int:
-        """Multiply-accumulates per sample, counted from the layer shapes."""
+        """Multiply-accumulates per sample, counted from the layer shapes (a wavenet:
+        L·K·C² + 2·C·L FiLM + L·C Snake + C head)."""
         return self._native.macs_per_sample
+
+    @property
+    def family(self) -> str:
+        """The artifact's family: "mlp", "gru", "table" or "wavenet"."""
+        return self._native.family
+
+    @property
+    def receptive_field(self) -> int:
+        """Samples of input each output depends on: 1 + (K−1)·Σd for a wavenet (its
+        impulse response length), 1 for the other families (their context window is part
+        of the declared input)."""
+        return self._native.receptive_field
+
+    @property
+    def parameter_count(self) -> int | None:
+        """Number of weights of a wavenet; None for the other families."""
+        fp = self._native.wavenet_footprint
+        return None if fp is None else int(fp[0])
+
+    @property
+    def state_bytes(self) -> int | None:
+        """Bytes of a wavenet's streaming state (rings, FiLM values, scratch); None for
+        the other families."""
+        fp = self._native.wavenet_footprint
+        return None if fp is None else int(fp[1])
 
     latency_samples = 0
     """Causal cells add no delay (the reader rejects any other declaration)."""

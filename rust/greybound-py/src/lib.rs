@@ -288,6 +288,9 @@ struct NativeNeuralCell {
     cell: Mutex<NeuralCell>,
     name: String,
     macs: usize,
+    family: String,
+    receptive_field: usize,
+    footprint: Option<(usize, usize)>,
 }
 
 #[pymethods]
@@ -302,10 +305,17 @@ impl NativeNeuralCell {
         })
         .map_err(|e| PyValueError::new_err(format!("{}: {e}", descriptor.display())))?;
         let macs = cell.macs_per_sample();
+        let receptive_field = cell.wavenet().map_or(1, |w| w.receptive_field());
+        let footprint = cell
+            .wavenet()
+            .map(|w| (w.parameter_count(), w.state_bytes()));
         Ok(NativeNeuralCell {
             cell: Mutex::new(cell),
             name: a.descriptor.name,
             macs,
+            family: a.descriptor.family,
+            receptive_field,
+            footprint,
         })
     }
 
@@ -339,8 +349,11 @@ impl NativeNeuralCell {
         Ok(allocations_in_process(&mut *cell, x))
     }
 
-    /// Sets a control (operating-point feature or knob) by name, in its own units.
-    fn set_control(&self, name: &str, value: f64) -> PyResult<()> {
+    /// Sets a control (operating-point feature or knob) by name, in its own units. A
+    /// wavenet smooths the change (linear ramp of the knob features over its smoothing
+    /// time) unless `smooth` is false; the other families always apply it at once.
+    #[pyo3(signature = (name, value, smooth = true))]
+    fn set_control(&self, name: &str, value: f64, smooth: bool) -> PyResult<()> {
         let mut cell = self
             .cell
             .lock()
@@ -359,8 +372,46 @@ impl NativeNeuralCell {
                 self.name
             )));
         }
-        cell.set_param(id as u32, value as f32);
+        if smooth {
+            cell.set_param(id as u32, value as f32);
+        } else {
+            cell.set_control_immediate(id as u32, value as f32);
+        }
         Ok(())
+    }
+
+    /// Knob smoothing time in seconds (wavenet; ignored by the other families).
+    fn set_smoothing_seconds(&self, seconds: f64) -> PyResult<()> {
+        if !(seconds.is_finite() && seconds >= 0.0) {
+            return Err(PyValueError::new_err(format!(
+                "{}: smoothing time {seconds} s must be finite and ≥ 0",
+                self.name
+            )));
+        }
+        self.cell
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("cell state poisoned"))?
+            .set_smoothing_seconds(seconds);
+        Ok(())
+    }
+
+    /// The artifact's family ("mlp", "gru", "table", "wavenet", ...).
+    #[getter]
+    fn family(&self) -> &str {
+        &self.family
+    }
+
+    /// Receptive field in samples (1 + (K−1)·Σd for a wavenet; 1 for the other families,
+    /// whose context window is part of the input features).
+    #[getter]
+    fn receptive_field(&self) -> usize {
+        self.receptive_field
+    }
+
+    /// (parameter count, streaming-state bytes) of a wavenet; None for the other families.
+    #[getter]
+    fn wavenet_footprint(&self) -> Option<(usize, usize)> {
+        self.footprint
     }
 
     #[getter]

@@ -15,6 +15,9 @@
 //!             { kind: "gru", inputs: 1, hidden: 8, weight_ih: "...", weight_hh: "...",
 //!               bias_ih: "...", bias_hh: "..." },
 //!             { kind: "table", x_min: -1, x_max: 1, values: "table" } ],
+//!   // family "wavenet": exactly one layer { kind: "wavenet", channels, kernel_size,
+//!   //   dilations, activation: "snake", film_hidden, tensors: { input_weight, ... } }
+//!   // (notes/wavenet_schema.md; shapes checked against C, L, kernel, H, controls)
 //!   tensors: { "l0.weight": { shape: [16, 8], offset: 0 }, ... },   // offsets in bytes
 //!   weights: { file: "weights.greybound.bin", bytes: 1234, sha256: "hex" },
 //!   latency_samples: 0, lookahead_samples: 0, allocation: "preallocated",
@@ -145,7 +148,45 @@ pub enum LayerSpec {
         x_max: f64,
         values: String,
     },
+    /// Knob-conditioned WaveNet (family "wavenet"; must be the only layer): `channels` C,
+    /// dilated causal convolutions of `kernel_size` taps with one layer per dilation, FiLM
+    /// from a `film_hidden`-wide tanh MLP of the controls, Snake activation, residual and
+    /// skip sums, linear head. See [`crate::neural::WaveNet`] for the per-sample formula.
+    Wavenet {
+        channels: usize,
+        kernel_size: usize,
+        dilations: Vec<usize>,
+        /// Only "snake" (x + sin²(αx)/α) is defined; checked by the reader.
+        activation: String,
+        film_hidden: usize,
+        tensors: Box<WaveNetTensors>,
+    },
 }
+
+/// Tensor names of a wavenet layer (keys of the top-level `tensors` table).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaveNetTensors {
+    pub input_weight: String,
+    pub input_bias: String,
+    pub conv_weight: String,
+    pub conv_bias: String,
+    pub snake_alpha: String,
+    pub film_w1: String,
+    pub film_b1: String,
+    pub film_w2: String,
+    pub film_b2: String,
+    pub head_weight: String,
+    pub head_bias: String,
+}
+
+/// Largest kernel, layer count and dilation a wavenet layer may declare.
+pub const MAX_KERNEL: usize = 64;
+pub const MAX_WAVENET_LAYERS: usize = 1024;
+pub const MAX_DILATION: usize = 1 << 16;
+/// Largest total history Σ_l (K−1)·d_l (samples per channel) a wavenet may need: 2^22
+/// samples, 87 s at 48 kHz — far beyond any amp model, small enough to allocate.
+pub const MAX_WAVENET_HISTORY: usize = 1 << 22;
 
 impl LayerSpec {
     /// (input width, output width).
@@ -156,6 +197,7 @@ impl LayerSpec {
             } => (*inputs, *outputs),
             LayerSpec::Gru { inputs, hidden, .. } => (*inputs, *hidden),
             LayerSpec::Table { .. } => (1, 1),
+            LayerSpec::Wavenet { .. } => (1, 1),
         }
     }
 }
@@ -381,6 +423,28 @@ fn check_descriptor(d: &Descriptor) -> Result<(), (String, String)> {
     if d.layers.is_empty() {
         return fail("layers", "at least one layer is required".into());
     }
+    if let Some(k) = d
+        .layers
+        .iter()
+        .position(|l| matches!(l, LayerSpec::Wavenet { .. }))
+    {
+        if d.layers.len() != 1 {
+            return fail(
+                &format!("layers[{k}]"),
+                format!(
+                    "a wavenet layer must be the only layer ({} layers declared)",
+                    d.layers.len()
+                ),
+            );
+        }
+        return check_wavenet(d);
+    }
+    if d.family == "wavenet" {
+        return fail(
+            "family",
+            "family 'wavenet' needs a single layer of kind 'wavenet'".into(),
+        );
+    }
     let mut width = d.input.context_samples + d.controls.len();
     for (k, layer) in d.layers.iter().enumerate() {
         let (inputs, outputs) = layer.widths();
@@ -435,6 +499,125 @@ fn check_descriptor(d: &Descriptor) -> Result<(), (String, String)> {
     Ok(())
 }
 
+/// The wavenet family's checks: one layer of kind "wavenet", a 1-sample input, sizes within
+/// bounds and every tensor shaped from C, L, K (kernel), H and the number of controls.
+fn check_wavenet(d: &Descriptor) -> Result<(), (String, String)> {
+    let fail = |field: &str, reason: String| Err((field.to_string(), reason));
+    let LayerSpec::Wavenet {
+        channels,
+        kernel_size,
+        dilations,
+        activation,
+        film_hidden,
+        tensors,
+    } = &d.layers[0]
+    else {
+        return fail("layers[0]", "not a wavenet layer".into());
+    };
+    if d.family != "wavenet" {
+        return fail(
+            "family",
+            format!("a wavenet layer needs family 'wavenet', got '{}'", d.family),
+        );
+    }
+    if d.input.context_samples != 1 {
+        return fail(
+            "input.context_samples",
+            format!(
+                "a wavenet reads one sample at a time (its history is in the layers): must be 1, got {}",
+                d.input.context_samples
+            ),
+        );
+    }
+    let f = "layers[0]";
+    if *channels == 0 || *channels > MAX_WIDTH {
+        return fail(
+            &format!("{f}.channels"),
+            format!("must be 1..={MAX_WIDTH}, got {channels}"),
+        );
+    }
+    if *kernel_size == 0 || *kernel_size > MAX_KERNEL {
+        return fail(
+            &format!("{f}.kernel_size"),
+            format!("must be 1..={MAX_KERNEL}, got {kernel_size}"),
+        );
+    }
+    if dilations.is_empty() || dilations.len() > MAX_WAVENET_LAYERS {
+        return fail(
+            &format!("{f}.dilations"),
+            format!(
+                "must list 1..={MAX_WAVENET_LAYERS} layers, got {}",
+                dilations.len()
+            ),
+        );
+    }
+    if let Some(i) = dilations
+        .iter()
+        .position(|&dl| dl == 0 || dl > MAX_DILATION)
+    {
+        return fail(
+            &format!("{f}.dilations[{i}]"),
+            format!("must be 1..={MAX_DILATION}, got {}", dilations[i]),
+        );
+    }
+    let history: usize = dilations.iter().map(|dl| (kernel_size - 1) * dl).sum();
+    if history > MAX_WAVENET_HISTORY {
+        return fail(
+            &format!("{f}.dilations"),
+            format!("receptive field {history} samples exceeds {MAX_WAVENET_HISTORY}"),
+        );
+    }
+    if activation != "snake" {
+        return fail(
+            &format!("{f}.activation"),
+            format!("unknown activation '{activation}' (a wavenet layer supports 'snake')"),
+        );
+    }
+    if *film_hidden == 0 || *film_hidden > MAX_WIDTH {
+        return fail(
+            &format!("{f}.film_hidden"),
+            format!("must be 1..={MAX_WIDTH}, got {film_hidden}"),
+        );
+    }
+    let (c, l, k, h, n) = (
+        *channels,
+        dilations.len(),
+        *kernel_size,
+        *film_hidden,
+        d.controls.len(),
+    );
+    let t = tensors;
+    let wanted = [
+        ("input_weight", &t.input_weight, vec![c, 1]),
+        ("input_bias", &t.input_bias, vec![c]),
+        ("conv_weight", &t.conv_weight, vec![l, c, c, k]),
+        ("conv_bias", &t.conv_bias, vec![l, c]),
+        ("snake_alpha", &t.snake_alpha, vec![l, c]),
+        ("film_w1", &t.film_w1, vec![h, n]),
+        ("film_b1", &t.film_b1, vec![h]),
+        ("film_w2", &t.film_w2, vec![2 * c * l, h]),
+        ("film_b2", &t.film_b2, vec![2 * c * l]),
+        ("head_weight", &t.head_weight, vec![1, c]),
+        ("head_bias", &t.head_bias, vec![1]),
+    ];
+    for (role, name, shape) in wanted {
+        let spec = d.tensors.get(name.as_str()).ok_or((
+            format!("tensors.{name}"),
+            format!("missing (used by {f}.tensors.{role})"),
+        ))?;
+        if spec.shape != shape {
+            return fail(
+                &format!("tensors.{name}.shape"),
+                format!(
+                    "is {:?}, {f}.tensors.{role} needs {shape:?} (C={c}, L={l}, kernel={k}, H={h}, controls={n})",
+                    spec.shape
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Tensor names a layer uses with their required shapes (`None`: a table, checked apart).
 fn expected_shapes(layer: &LayerSpec) -> Vec<(String, Option<Vec<usize>>)> {
     match layer {
@@ -464,6 +647,8 @@ fn expected_shapes(layer: &LayerSpec) -> Vec<(String, Option<Vec<usize>>)> {
             (bias_hh.clone(), Some(vec![3 * hidden])),
         ],
         LayerSpec::Table { values, .. } => vec![(values.clone(), None)],
+        // Checked by `check_wavenet` (it needs the controls and the whole layer).
+        LayerSpec::Wavenet { .. } => Vec::new(),
     }
 }
 

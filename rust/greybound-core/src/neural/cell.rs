@@ -2,6 +2,7 @@
 
 use super::artifact::{Artifact, Clamp, ControlSpec};
 use super::layers::Layer;
+use super::wavenet::WaveNet;
 use crate::denormal::{to_f32_flushed, DenormalGuard};
 use crate::error::Error;
 use crate::processor::{Processor, Spec};
@@ -30,13 +31,20 @@ pub struct NeuralCell {
     scratch_a: Vec<f32>,
     scratch_b: Vec<f32>,
     macs: usize,
+    /// A family-"wavenet" artifact's network; when present every call is delegated to it.
+    wavenet: Option<Box<WaveNet>>,
 }
 
 impl NeuralCell {
     /// Builds the runtime for a validated artifact. Allocates everything it will need.
     pub fn new(a: &Artifact) -> NeuralCell {
         let d = &a.descriptor;
-        let layers: Vec<Layer> = d.layers.iter().map(|l| Layer::from_spec(l, a)).collect();
+        let layers: Vec<Layer> = d
+            .layers
+            .iter()
+            .filter_map(|l| Layer::from_spec(l, a))
+            .collect();
+        let wavenet = WaveNet::new(a).map(Box::new);
         let features = d.input.context_samples + d.controls.len();
         let width = layers
             .iter()
@@ -44,7 +52,10 @@ impl NeuralCell {
             .max()
             .unwrap_or(1)
             .max(features);
-        let macs = layers.iter().map(Layer::macs).sum();
+        let macs = match &wavenet {
+            Some(w) => w.macs_per_sample(),
+            None => layers.iter().map(Layer::macs).sum(),
+        };
         NeuralCell {
             name: d.name.clone(),
             rates: d.sample_rates_supported.clone(),
@@ -68,6 +79,29 @@ impl NeuralCell {
             scratch_a: vec![0.0; width],
             scratch_b: vec![0.0; width],
             macs,
+            wavenet,
+        }
+    }
+
+    /// The WaveNet this cell runs, for a family-"wavenet" artifact.
+    pub fn wavenet(&self) -> Option<&WaveNet> {
+        self.wavenet.as_deref()
+    }
+
+    /// Sets control `id` without smoothing. [`Processor::set_param`] smooths knob changes
+    /// of a wavenet (ramp over its smoothing time); the other families' controls always
+    /// apply at once, so for them the two are the same.
+    pub fn set_control_immediate(&mut self, id: u32, value: f32) {
+        match &mut self.wavenet {
+            Some(w) => w.set_control_immediate(id, value),
+            None => self.set_param(id, value),
+        }
+    }
+
+    /// Knob smoothing time (s) of a wavenet; ignored by the other families.
+    pub fn set_smoothing_seconds(&mut self, seconds: f64) {
+        if let Some(w) = &mut self.wavenet {
+            w.set_smoothing_seconds(seconds);
         }
     }
 
@@ -96,6 +130,9 @@ impl NeuralCell {
     /// One sample, volts in → volts out.
     #[inline]
     pub fn tick(&mut self, x: f32) -> f32 {
+        if let Some(w) = &mut self.wavenet {
+            return w.tick(x);
+        }
         let c = self.context;
         let u = self.condition(x);
         self.pos = (self.pos + 1) % c;
@@ -146,6 +183,9 @@ impl Processor for NeuralCell {
                 ),
             });
         }
+        if let Some(w) = &mut self.wavenet {
+            w.prepare(spec)?;
+        }
         self.reset();
         Ok(())
     }
@@ -155,20 +195,35 @@ impl Processor for NeuralCell {
         self.ring.fill(rest);
         self.pos = 0;
         self.layers.iter_mut().for_each(Layer::reset);
+        if let Some(w) = &mut self.wavenet {
+            w.reset();
+        }
     }
 
     /// Sets control `id` (its index in the descriptor's `controls`) to `value` in its own
     /// units; clamped to the declared range. Ids out of range are ignored.
     fn set_param(&mut self, id: u32, value: f32) {
+        if let Some(w) = &mut self.wavenet {
+            w.set_param(id, value);
+            return;
+        }
         if let Some(c) = self.controls.get(id as usize) {
             self.control_features[id as usize] = condition_control(c, value as f64);
         }
     }
 
     fn process(&mut self, buf: &mut [f32]) {
+        if let Some(w) = &mut self.wavenet {
+            w.process(buf);
+            return;
+        }
         let _ftz = DenormalGuard::new();
         for x in buf.iter_mut() {
             *x = to_f32_flushed(self.tick(*x) as f64);
         }
+    }
+
+    fn tail_samples(&self) -> usize {
+        self.wavenet.as_ref().map_or(0, |w| w.tail_samples())
     }
 }

@@ -75,9 +75,10 @@ pub(crate) enum Layer {
 }
 
 impl Layer {
-    /// Builds a layer from a validated artifact (shapes already checked).
-    pub(crate) fn from_spec(spec: &LayerSpec, a: &Artifact) -> Layer {
-        match spec {
+    /// Builds a layer from a validated artifact (shapes already checked); `None` for a
+    /// wavenet layer, which [`super::WaveNet`] runs as a whole.
+    pub(crate) fn from_spec(spec: &LayerSpec, a: &Artifact) -> Option<Layer> {
+        Some(match spec {
             LayerSpec::Dense {
                 outputs,
                 activation,
@@ -116,7 +117,8 @@ impl Layer {
                 x_max: *x_max as f32,
                 values: a.tensor(values).to_vec(),
             },
-        }
+            LayerSpec::Wavenet { .. } => return None,
+        })
     }
 
     pub(crate) fn outputs(&self) -> usize {

@@ -5,11 +5,15 @@
 //! [`artifact::load`] checks everything strictly — schema version, shapes, offsets,
 //! checksum, finite weights — and every error names the file and the field.
 //! [`NeuralCell`] runs a loaded artifact as a [`Processor`](crate::Processor): all buffers
-//! are allocated at load, `process` is allocation-free and deterministic.
+//! are allocated at load, `process` is allocation-free and deterministic. A family-"wavenet"
+//! artifact runs as a [`WaveNet`] (streamed dilated convolutions with FiLM and Snake);
+//! `NeuralCell` dispatches to it, so one loader serves every family.
 
 pub mod artifact;
 mod cell;
 mod layers;
+pub mod wavenet;
 
 pub use artifact::{Artifact, Clamp, ControlSpec, LayerSpec, SCHEMA_VERSION};
 pub use cell::NeuralCell;
+pub use wavenet::WaveNet;
