@@ -480,6 +480,41 @@ REGISTRARS.append(_add_gate)
 # --- end neural cells ---------------------------------------------------------------------
 
 
+# --- commands: wavenet (issue 8) ---------------------------------------------------------
+def _cmd_train_wavenet(args: argparse.Namespace) -> int:
+    from harness.cells.wavenet_train import train_wavenet
+
+    path = train_wavenet(
+        args.config,
+        args.output_dir,
+        resume=args.resume,
+        progress=not args.quiet,
+        stop_after_epochs=args.stop_after_epochs,
+    )
+    if path is None:
+        print(f"stopped; checkpoint in {args.output_dir} (continue with --resume)")
+    else:
+        print(f"artifact: {path}\nvectors: {path.parent / 'vectors.json'}\n"
+              f"report: {path.parent / 'report.md'}")  # fmt: skip
+    return 0
+
+
+def _add_train_wavenet(sub) -> None:
+    p = sub.add_parser("train-wavenet", help="train the knob-conditioned WaveNet on a rig")
+    p.add_argument("--config", required=True, help="fixtures/models/<NAME>.json5 (or a path)")
+    p.add_argument("--output-dir", required=True,
+                   help="artifact, vectors.json, report.md, training.json, checkpoint")  # fmt: skip
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    p.add_argument("--stop-after-epochs", type=int, default=None, metavar="N",
+                   help="end this run after N epochs (resume later)")  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_train_wavenet)
+
+
+REGISTRARS.append(_add_train_wavenet)
+# --- end wavenet ---------------------------------------------------------------------------
+
+
 # --- commands: cabinet IR (issue 8) ----------------------------------------------------
 def _cmd_make_cab_ir(args: argparse.Namespace) -> int:
     from harness.cabs import make_cab_ir

@@ -323,7 +323,7 @@ impl WaveNet {
             skip: vec![0.0; c * CONTROL_PERIOD],
             z: vec![0.0; c * CONTROL_PERIOD],
             starts: vec![0; c * k],
-            macs: l * k * c * c + 2 * c * l + l * c + c,
+            macs: c + l * k * c * c + 2 * c * l + l * c + c,
             simd: Simd::detect(),
         };
         net.update_film();
@@ -331,7 +331,8 @@ impl WaveNet {
     }
 
     /// Multiply-accumulates per sample: L·K·C² (convolutions) + 2·C·L (FiLM apply) + L·C
-    /// (Snake) + C (head), as the schema counts them (1,804 for C=4, K=3, L=30).
+    /// (Snake) + C (head) + C (input projection), as the PyTorch side counts them (1,808 for
+    /// C=4, K=3, L=30).
     pub fn macs_per_sample(&self) -> usize {
         self.macs
     }
