@@ -78,7 +78,29 @@ def stage_kinds() -> list[str]:
     return [s["kind"] for s in describe_stages()]
 
 
-class Stage:
+class _Native:
+    """The shared face of every runtime object: ``process`` (validated, dtype kept),
+    ``allocations_during_process`` and ``reset``. Subclasses set ``self._native`` and name
+    themselves in error messages through ``_label``."""
+
+    _native: Any
+    #: The object's name in error messages (a class attribute or a property).
+    _label: str
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """Render ``x`` (1-D float32/float64 volts) → a new array of volts, same dtype."""
+        return _render(self._native, self._label, x)
+
+    def allocations_during_process(self, x: np.ndarray) -> int:
+        """Heap allocations the runtime makes while processing ``x`` (the rule: 0)."""
+        return _allocations(self._native, self._label, x)
+
+    def reset(self) -> None:
+        """Return to the rest state: DC operating point, empty histories and delay lines."""
+        self._native.reset()
+
+
+class Stage(_Native):
     """A runtime stage at one sample rate (Hz). Parameters are SI units (Ω, F, V).
 
     ``oversample`` (1, 2, 4 or 8) runs the stage at that multiple of ``sample_rate``
@@ -93,18 +115,6 @@ class Stage:
         if oversample not in (1, 2, 4, 8):
             raise ValueError(f"stage '{kind}': oversample = {oversample}: must be 1, 2, 4 or 8")
         self._native = _greybound.NativeStage(kind, float(sample_rate), params, oversample)
-
-    def process(self, x: np.ndarray) -> np.ndarray:
-        """Render ``x`` (1-D float32/float64 volts) → a new array of volts, same dtype."""
-        return _render(self._native, self.kind, x)
-
-    def allocations_during_process(self, x: np.ndarray) -> int:
-        """Heap allocations the runtime makes while processing ``x`` (the rule: 0)."""
-        return _allocations(self._native, self.kind, x)
-
-    def reset(self) -> None:
-        """Return to the DC rest state reached at construction."""
-        self._native.reset()
 
     def set_param(self, name: str, value: float) -> None:
         """Change a live parameter while streaming: a knob of ``tone_stack`` (treble,
@@ -144,6 +154,10 @@ class Stage:
         return self._native.take_probe()
 
     @property
+    def _label(self) -> str:
+        return self.kind
+
+    @property
     def kind(self) -> str:
         return self._native.kind
 
@@ -178,7 +192,7 @@ class Stage:
         return f"Stage({self.kind!r}, sample_rate={self.sample_rate}, oversample={self.oversample})"
 
 
-class NeuralCell:
+class NeuralCell(_Native):
     """A learned cell loaded from a Greybound artifact (``model.greybound.json`` path or
     its directory), run by the Rust runtime at ``sample_rate`` Hz (which the artifact must
     declare as supported). Volts in, volts out; streaming like ``Stage``. Family "wavenet"
@@ -208,17 +222,9 @@ class NeuralCell:
         """Knob smoothing time of a wavenet in seconds (0 = immediate); others ignore it."""
         self._native.set_smoothing_seconds(float(seconds))
 
-    def process(self, x: np.ndarray) -> np.ndarray:
-        """Render ``x`` (1-D float32/float64 volts) → a new array of volts, same dtype."""
-        return _render(self._native, self.name, x)
-
-    def allocations_during_process(self, x: np.ndarray) -> int:
-        """Heap allocations the runtime makes while processing ``x`` (the rule: 0)."""
-        return _allocations(self._native, self.name, x)
-
-    def reset(self) -> None:
-        """Clear the context window and recurrent state (input at rest, 0 V)."""
-        self._native.reset()
+    @property
+    def _label(self) -> str:
+        return self.name
 
     @property
     def name(self) -> str:
@@ -259,7 +265,7 @@ class NeuralCell:
     """Causal cells add no delay (the reader rejects any other declaration)."""
 
 
-class IrConvolver:
+class IrConvolver(_Native):
     """Zero-latency convolution with an impulse response ``ir`` (1-D, V/V per sample) at
     ``sample_rate`` Hz, run by the runtime (``greybound_core::dsp::IrConvolver``: a 64-tap
     direct-form head plus uniformly partitioned FFT segments of 64, 512 and 4096 samples,
@@ -268,6 +274,8 @@ class IrConvolver:
 
     The IR must be non-empty, finite and at most ``MAX_IR_SAMPLES`` long (``InputError``
     otherwise). Read IR files with ``harness.cabs.read_ir``, which checks the sample rate."""
+
+    _label = "ir_convolver"
 
     def __init__(self, ir: np.ndarray, sample_rate: float = 48000.0) -> None:
         arr = np.asarray(ir)
@@ -282,18 +290,6 @@ class IrConvolver:
         except ValueError as exc:
             raise InputError(str(exc)) from None
         self.sample_rate = float(sample_rate)
-
-    def process(self, x: np.ndarray) -> np.ndarray:
-        """Render ``x`` (1-D float32/float64 volts) → a new array of volts, same dtype."""
-        return _render(self._native, "ir_convolver", x)
-
-    def allocations_during_process(self, x: np.ndarray) -> int:
-        """Heap allocations the runtime makes while processing ``x`` (the rule: 0)."""
-        return _allocations(self._native, "ir_convolver", x)
-
-    def reset(self) -> None:
-        """Return to silence (empty delay lines)."""
-        self._native.reset()
 
     @property
     def ir_len(self) -> int:
@@ -319,11 +315,13 @@ class IrConvolver:
         return f"IrConvolver(<{self.ir_len} samples>, sample_rate={self.sample_rate})"
 
 
-class Rig:
+class Rig(_Native):
     """A whole rig inside the Rust runtime (``greybound_core::rig::Rig``): stages in series
     (``(kind, params, oversample)`` in signal order), an output gain (dB) and an optional
     cabinet IR (1-D, at ``sample_rate``). One ``process`` call renders every block through
     all of it — no host code between stages, no allocation. Volts in, volts × gain out."""
+
+    _label = "rig"
 
     def __init__(
         self,
@@ -339,20 +337,9 @@ class Rig:
         )  # fmt: skip
         self.sample_rate = float(sample_rate)
 
-    def process(self, x: np.ndarray) -> np.ndarray:
-        """Render ``x`` (1-D float32/float64 volts) → a new array, same dtype."""
-        return _render(self._native, "rig", x)
-
-    def reset(self) -> None:
-        self._native.reset()
-
     def set_param(self, stage: int, name: str, value: float) -> None:
         """Change live parameter ``name`` of stage number ``stage`` (smoothed in the stage)."""
         self._native.set_param(int(stage), name, float(value))
-
-    def allocations_during_process(self, x: np.ndarray) -> int:
-        """Heap allocations the runtime makes while processing ``x`` (the rule: 0)."""
-        return _allocations(self._native, "rig", x)
 
     @property
     def latency_samples(self) -> int:
