@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import InputError, LabError
+from harness.plain import plain
 
 #: Zip timestamp of every member (the earliest a zip can hold).
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -47,7 +47,7 @@ def sha256_array(a: np.ndarray) -> str:
 
 def canonical_json(obj) -> bytes:
     """Compact canonical JSON (sorted keys, no spaces); non-finite floats are an error."""
-    return json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+    return json.dumps(plain(obj), sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
 
 def sha256_json(obj) -> str:
@@ -56,22 +56,7 @@ def sha256_json(obj) -> str:
 
 def pretty_json(obj) -> bytes:
     """Human-readable canonical JSON: sorted keys, 2-space indent, trailing newline."""
-    return (json.dumps(_plain(obj), sort_keys=True, indent=2, allow_nan=False) + "\n").encode()
-
-
-def _plain(obj):
-    """JSON-safe plain types: numpy scalars/arrays -> Python, tuples -> lists, Paths -> str."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        raise LabError(f"non-finite number {obj!r} cannot go into a manifest")
-    return obj
+    return (json.dumps(plain(obj), sort_keys=True, indent=2, allow_nan=False) + "\n").encode()
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:

@@ -32,6 +32,7 @@ from scipy import signal as sps
 from harness import __version__
 from harness.audio import check_finite, dbfs_to_volts, write_wav
 from harness.errors import InputError
+from harness.plain import plain
 
 # --------------------------------------------------------------------------------------
 # The Stimulus record
@@ -1066,19 +1067,6 @@ def standard_set(sample_rate: float = 48000) -> list[Stimulus]:
 STIMULUS_SETS = {"standard": standard_set}
 
 
-def _jsonable(value):
-    """``meta`` values as plain JSON types (numpy scalars/arrays -> Python, tuples -> lists)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InputError(f"stimulus meta holds a non-finite number {value!r}")
-    return value
-
-
 def write_set(set_name: str, output_dir: str | Path, sample_rate: float = 48000) -> list[Path]:
     """Write stimulus set ``set_name`` into ``output_dir`` (created if missing).
 
@@ -1112,7 +1100,7 @@ def write_set(set_name: str, output_dir: str | Path, sample_rate: float = 48000)
             "n_samples": int(stim.signal.size),
             "duration_s": stim.duration_s,
             "segments": {k: list(v) for k, v in stim.segments.items()},
-            "meta": _jsonable(stim.meta),
+            "meta": plain(stim.meta, "stimulus meta"),
             "generator": f"harness.stimuli.{STIMULUS_SETS[set_name].__name__}",
             "harness_version": __version__,
         }
