@@ -696,3 +696,226 @@ def _register_stage(kind: str) -> None:
 
 for _kind in STAGE_KINDS:
     _register_stage(_kind)
+
+
+# --- trained WaveNet goldens (issue 8) ----------------------------------------------------
+# Not producers: a trained model cannot be re-made in a test (training takes minutes to
+# hours), so a WaveNet golden is *copied* from a `train-wavenet` run by
+# `greybound-lab wavenet-golden --run-dir DIR` and checked by `cargo test`
+# (tests/wavenet_golden.rs) and pytest (tests/wavenet/test_wavenet_golden.py) — as the
+# trained cells under golden/cells/ are. Its manifest has this module's schema, so
+# :func:`load_golden` verifies its hashes.
+
+#: Trained WaveNet goldens live in ``golden/wavenet/<model name>/``.
+WAVENET_GROUP = "wavenet"
+#: Files copied byte for byte from the run directory.
+WAVENET_COPIED = ("model.greybound.json", "weights.greybound.bin", "report.md")
+WAVENET_VECTORS = "vectors.json"
+WAVENET_REPORT_JSON = "report.json"
+#: The golden's vectors are the run's ``vectors.json`` cut after the first jump of the last
+#: knob plus this many samples (2,048 = 43 ms at 48 kHz, ≈ 1/3 of the receptive field):
+#: every knob has moved once; for two knobs (jumps at 4,096 and 8,192 of 16,384) that is
+#: 10,240 samples, ≈ 240 kB of JSON instead of the run's ≈ 700 kB.
+WAVENET_VECTOR_TAIL = 2048
+
+
+def _f32_values(values: list, where: str) -> list[float]:
+    """float32 values as the shortest decimals that read back to the same float32."""
+    arr = np.asarray(values, dtype=np.float32)
+    out = [float(str(v)) for v in arr]
+    if not np.array_equal(np.asarray(out, dtype=np.float32), arr):
+        raise GoldenError(f"{where}: a value does not survive the decimal round trip")
+    return out
+
+
+def wavenet_vector_excerpt(vectors: dict, where: str) -> dict:
+    """The golden's excerpt of a run's WaveNet vectors (see :data:`WAVENET_VECTOR_TAIL`):
+    the first samples of ``input``/``output`` and the knob jumps inside them. A causal
+    model rendered from rest gives the same first samples whatever follows, so the excerpt
+    is itself a valid vector file."""
+    changes = vectors.get("control_changes") or []
+    first: dict[str, int] = {}
+    for change in changes:
+        first.setdefault(change["name"], int(change["sample"]))
+    if set(first) != set(vectors["controls"]):
+        raise GoldenError(f"{where}: control_changes must move every knob of {vectors['controls']}")
+    total = len(vectors["input"])
+    n = min(total, max(first.values()) + WAVENET_VECTOR_TAIL)
+    kept = [c for c in changes if int(c["sample"]) < n]
+    return {
+        **vectors,
+        "input": _f32_values(vectors["input"][:n], f"{where}: input"),
+        "output": _f32_values(vectors["output"][:n], f"{where}: output"),
+        "control_changes": kept,
+        "excerpt": {"samples": n, "of_samples": total, "tail": WAVENET_VECTOR_TAIL},
+    }
+
+
+@dataclass(frozen=True)
+class WavenetGolden:
+    """A committed WaveNet golden, hashes checked: its directory, manifest, vectors and
+    machine-readable report."""
+
+    name: str
+    directory: Path
+    manifest: dict[str, Any]
+    vectors: dict[str, Any]
+    report: dict[str, Any]
+
+    @property
+    def descriptor(self) -> Path:
+        return self.directory / WAVENET_COPIED[0]
+
+
+def wavenet_golden_names(root: str | Path | None = None) -> list[str]:
+    """Names (``wavenet/<model>``) of the WaveNet goldens under ``root`` (default
+    :data:`GOLDEN_DIR`), sorted."""
+    base = Path(GOLDEN_DIR if root is None else root) / WAVENET_GROUP
+    return sorted(f"{WAVENET_GROUP}/{p.parent.name}" for p in base.glob(f"*/{MANIFEST}"))
+
+
+def load_wavenet_golden(name: str, root: str | Path | None = None) -> WavenetGolden:
+    """Read ``<root>/<name>/`` (every file checked against the manifest's SHA-256 by
+    :func:`load_golden`) with its vectors and report."""
+    root = GOLDEN_DIR if root is None else root
+    committed = load_golden(name, root)
+    directory = Path(root) / name
+    for fname in (*WAVENET_COPIED, WAVENET_VECTORS, WAVENET_REPORT_JSON):
+        if fname not in committed.files:
+            raise GoldenError(f"{directory / MANIFEST}: files.{fname}: missing")
+    return WavenetGolden(
+        name,
+        directory,
+        committed.manifest,
+        json.loads(committed.files[WAVENET_VECTORS]),
+        json.loads(committed.files[WAVENET_REPORT_JSON]),
+    )
+
+
+def wavenet_report_json(descriptor: Path, renders_by_split: dict[str, list]) -> dict[str, Any]:
+    """The graded report as data: size and cost, ESR per held-out knob setting (PyTorch
+    renders of the artifact vs the reference, as ``report.md`` computes them) with NAM's
+    band, and the conditioning check on the reference and the model."""
+    from harness.artifacts import read_artifact
+    from harness.cells.wavenet_config import load_wavenet_config
+    from harness.cells.wavenet_report import (
+        NAM_BANDS,
+        artifact_renderer,
+        conditioning_check,
+        held_out_esr,
+        rig_renderer,
+    )
+
+    artifact = read_artifact(descriptor)
+    d = artifact.descriptor
+    prov = d["provenance"]
+    cfg = load_wavenet_config(prov["config"])
+    model = artifact_renderer(artifact)
+    rows = []
+    for split in ("test", "validation"):
+        for r in held_out_esr(cfg, model, renders_by_split[split], split):
+            row = {"split": split, "knobs": r.setting, "esr": r.esr, "grade": r.grade}
+            rows.append({**row, "esr_pre_emphasis": r.esr_pre_emphasis, "n_samples": r.n_samples})
+    rate = d["sample_rate_hz"]
+    lo_hi = {k: (min(v), max(v)) for k, v in cfg.knobs.items() if len(v) > 1}
+    base = {k: v[len(v) // 2] for k, v in cfg.knobs.items()}
+    checks = {
+        "reference": conditioning_check(rig_renderer(cfg.rig, cfg.channel), rate, base, lo_hi),
+        "model": conditioning_check(model, rate, base, lo_hi),
+    }
+    return {
+        "model": d["name"],
+        "sample_rate_hz": rate,
+        "macs_per_sample": d["cpu_cost"]["macs_per_sample"],
+        "macs_breakdown": prov["macs_breakdown"],
+        "parameters": prov["parameters"],
+        "memory_bytes": prov["memory_bytes"],
+        "receptive_field_samples": prov["receptive_field_samples"],
+        "held_out_esr": rows,
+        "esr_definition": "harness.metrics.null.esr over the concatenated whole renders (from "
+        "rest) of the split's phrases at that knob setting, no pre-emphasis; "
+        "esr_pre_emphasis after 1 - 0.85 z^-1",
+        "nam_bands": {name: bound for bound, name in NAM_BANDS},
+        "conditioning": {
+            who: {
+                "base": base,
+                "treble_high_band_db": c.treble_db,
+                "treble_ok": c.treble_ok,
+                "volume_thd_db": c.volume_thd_db,
+                "volume_ok": c.volume_ok,
+            }
+            for who, c in checks.items()
+        },
+    }
+
+
+def write_wavenet_golden(run_dir: str | Path, root: str | Path | None = None) -> Path:
+    """Make ``<root>/wavenet/<model>/`` from a finished ``train-wavenet`` run in ``run_dir``:
+    the artifact pair and ``report.md`` copied byte for byte, ``vectors.json`` as the
+    excerpt of :func:`wavenet_vector_excerpt`, ``report.json`` (:func:`wavenet_report_json`)
+    and ``manifest.json`` (command, inputs' and files' SHA-256, versions). The config named
+    in the artifact's provenance must still hash as it did when the model was trained.
+    Replaces the directory only once every file is made. Returns the directory."""
+    import torch
+
+    from harness.artifacts import read_artifact
+    from harness.cells.wavenet_config import load_wavenet_config
+    from harness.cells.wavenet_report import split_renders
+
+    run = Path(run_dir)
+    for fname in (*WAVENET_COPIED, WAVENET_VECTORS):
+        if not (run / fname).is_file():
+            raise InputError(f"{run / fname}: missing; is {run} a finished train-wavenet run?")
+    artifact = read_artifact(run / WAVENET_COPIED[0])
+    d = artifact.descriptor
+    if d.get("family") != "wavenet":
+        raise InputError(f"{run / WAVENET_COPIED[0]}: field 'family': expected 'wavenet'")
+    prov = d["provenance"]
+    cfg = load_wavenet_config(prov["config"])
+    if cfg.sha256 != prov["config_sha256"]:
+        raise GoldenError(
+            f"{cfg.path}: changed since {run} was trained (sha256 {cfg.sha256[:12]}, "
+            f"provenance {prov['config_sha256'][:12]}); re-train before making the golden"
+        )
+    name = f"{WAVENET_GROUP}/{d['name']}"
+    vectors_path = run / WAVENET_VECTORS
+    vectors_blob = vectors_path.read_bytes()
+    vectors = wavenet_vector_excerpt(json.loads(vectors_blob), str(vectors_path))
+    vectors["descriptor"] = WAVENET_COPIED[0]
+    renders = {split: split_renders(cfg, split) for split in ("test", "validation")}
+    files = {fname: (run / fname).read_bytes() for fname in WAVENET_COPIED}
+    files[WAVENET_VECTORS] = (json.dumps(vectors, separators=(",", ":"), sort_keys=True)
+                              + "\n").encode()  # fmt: skip
+    files[WAVENET_REPORT_JSON] = _json_bytes(wavenet_report_json(run / WAVENET_COPIED[0], renders))
+    rig_path = Path(cfg.rig)
+    manifest = {
+        "schema": SCHEMA,
+        "name": name,
+        "model": d["name"],
+        "description": f"trained knob-conditioned WaveNet {d['name']} (config "
+        f"{cfg.path.name}): artifact, PyTorch vectors with a knob sweep, graded report",
+        "producer": f"{__name__}:write_wavenet_golden",
+        "command": f"greybound-lab wavenet-golden --run-dir {run}",
+        "training_command": prov["command"],
+        "sample_rate": int(d["sample_rate_hz"]),
+        "params": {
+            "config": prov["config"],
+            "vectors": vectors["excerpt"],
+            "test_settings": cfg.settings("test"),
+            "validation_settings": cfg.settings("validation"),
+            "training_git_commit": prov["git_commit"],
+            "seed": prov["seed"],
+        },
+        "inputs": {
+            "config": sha256_bytes(cfg.path.read_bytes()),
+            "rig": sha256_bytes(rig_path.read_bytes()),
+            "run_vectors": sha256_bytes(vectors_blob),
+        },
+        "files": {fname: sha256_bytes(blob) for fname, blob in sorted(files.items())},
+        "versions": versions({"torch": torch.__version__,
+                              "greybound-runtime": _runtime_version()}),  # fmt: skip
+    }  # fmt: skip
+    files[MANIFEST] = _json_bytes(manifest)
+    directory = Path(GOLDEN_DIR if root is None else root) / name
+    _replace_dir(directory, files)
+    return directory

@@ -178,3 +178,75 @@ def write_report(descriptor: Path, cfg, renders, report: Path) -> Path:
               f"{model_check.volume_ok} |", ""]  # fmt: skip
     report.write_text("\n".join(lines) + "\n")
     return report
+
+
+# --- held-out ESR, reusable (issue 8: the WaveNet golden and its trend rows) ---------------
+@dataclass(frozen=True)
+class HeldOutEsr:
+    """ESR of a model over every phrase of one held-out knob setting (whole renders from
+    rest, concatenated): ``esr`` without pre-emphasis (NAM's number, graded), and
+    ``esr_pre_emphasis`` after 1 − 0.85 z⁻¹; ``reference_rms`` (and
+    ``reference_rms_pre_emphasis``, after the same filter) and ``model_peak`` in V and
+    ``n_samples`` at the rig's rate, for error bounds on the ESR."""
+
+    split: str
+    setting: dict[str, float]
+    esr: float
+    esr_pre_emphasis: float
+    n_samples: int
+    reference_rms: float
+    reference_rms_pre_emphasis: float
+    model_peak: float
+
+    @property
+    def grade(self) -> str:
+        return grade(self.esr)
+
+    @property
+    def label(self) -> str:
+        """``volume=4,treble=5``: the setting as a metric tag."""
+        return ",".join(f"{k}={v:g}" for k, v in self.setting.items())
+
+
+def split_renders(cfg, split: str) -> list:
+    """The reference rig's renders of one split of ``cfg`` (``wavenet_train.Render``), made
+    exactly as ``train-wavenet`` makes them (same padding, from reset, no cab)."""
+    import dataclasses
+
+    from harness.cells.wavenet_config import SPLITS
+    from harness.cells.wavenet_train import render_dataset
+
+    only = {s: (cfg.stimuli[s] if s == split else ()) for s in SPLITS}
+    return render_dataset(dataclasses.replace(cfg, stimuli=only))
+
+
+def held_out_esr(cfg, render_model, renders, split: str) -> list[HeldOutEsr]:
+    """ESR of ``render_model(knobs, x) → y`` against ``renders`` (of ``split``) per knob
+    setting of that split, in config order (as ``write_report`` tabulates it)."""
+    rows = []
+    for setting in cfg.settings(split):
+        chosen = [r for r in renders if r.split == split and r.setting == setting]
+        if not chosen:
+            raise ValueError(f"no {split} renders for knob setting {setting}")
+        ref = np.concatenate([r.y for r in chosen])
+        out = np.concatenate([render_model(setting, r.x) for r in chosen])
+        emphasized = ref.copy()
+        emphasized[1:] -= 0.85 * ref[:-1]  # 1 − 0.85 z⁻¹, as esr(..., 0.85) filters
+        rows.append(HeldOutEsr(split, dict(setting), float(esr(ref, out)),
+                               float(esr(ref, out, 0.85)), int(ref.size),
+                               float(np.sqrt(np.mean(ref**2))),
+                               float(np.sqrt(np.mean(emphasized**2))),
+                               float(np.max(np.abs(out)))))  # fmt: skip
+    return rows
+
+
+def runtime_renderer(descriptor, sample_rate: float):
+    """render(knobs, x) through a WaveNet artifact in the Rust runtime
+    (``harness.runtime.NeuralCell``), from rest, knobs applied at once."""
+    from harness.runtime import NeuralCell
+
+    def render(knobs: dict[str, float], x: np.ndarray) -> np.ndarray:
+        cell = NeuralCell(descriptor, sample_rate, **knobs)
+        return np.asarray(cell.process(x.astype(np.float32)), dtype=np.float64)
+
+    return render
