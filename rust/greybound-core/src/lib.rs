@@ -18,6 +18,7 @@ pub mod denormal;
 pub mod dsp;
 pub mod error;
 pub mod monitor;
+pub mod nam;
 pub mod neural;
 pub mod processor;
 pub mod rig;

@@ -5,6 +5,7 @@
 use std::sync::Mutex;
 
 mod alloc_probe;
+mod nam;
 
 #[global_allocator]
 static ALLOCATOR: alloc_probe::CountingAllocator = alloc_probe::CountingAllocator;
@@ -669,6 +670,7 @@ fn _greybound(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeNeuralCell>()?;
     m.add_class::<NativeIrConvolver>()?;
     m.add_class::<NativeRig>()?;
+    m.add_class::<nam::NativeNamModel>()?;
     m.add("MAX_IR_SAMPLES", MAX_IR_SAMPLES)?;
     m.add_function(wrap_pyfunction!(describe_stages, m)?)?;
     m.add_function(wrap_pyfunction!(allocation_probe_self_test, m)?)?;
