@@ -690,6 +690,176 @@ REGISTRARS.append(_add_compare_rig_spice)
 # --- end rig vs SPICE ----------------------------------------------------------------------
 
 
+# --- commands: issue 9 / nam ----------------------------------------------------------------
+def _cmd_nam_info(args: argparse.Namespace) -> int:
+    from harness.nam import info
+
+    _print_json(info(args.path, slim=args.slim))
+    return 0
+
+
+def _cmd_nam_render(args: argparse.Namespace) -> int:
+    from harness.nam import render
+
+    summary = render(args.model, args.input, args.output, slim=args.slim,
+                     fast_tanh=args.fast_tanh, resample=args.resample)  # fmt: skip
+    if summary["resampled_from"] is not None:
+        print(f"resampled {summary['resampled_from']} Hz -> {summary['sample_rate']:g} Hz "
+              f"with {summary['resampler']}")  # fmt: skip
+    print(f"wrote {summary['output']}: {summary['samples']} samples at "
+          f"{summary['sample_rate']:g} Hz, peak {summary['peak_dbfs']:.2f} dBFS")  # fmt: skip
+    return 0
+
+
+def _add_nam(sub) -> None:
+    p = sub.add_parser("nam", help="NAM captures (.nam files): inspect and render")
+    nam_sub = p.add_subparsers(dest="nam_command", required=True, metavar="NAM_COMMAND")
+    q = nam_sub.add_parser("info", help="print a .nam file's architecture, version, sample "
+                           "rate, receptive field, metadata and slim values as JSON")  # fmt: skip
+    q.add_argument("path", help=".nam file")
+    q.add_argument("--slim", type=float, default=None,
+                   help="slim value in [0, 1]: a SlimmableContainer's submodel or a "
+                        "slimmable WaveNet's width (default: full size)")  # fmt: skip
+    q.set_defaults(handler=_cmd_nam_info)
+    r = nam_sub.add_parser("render", help="render a mono WAV through a .nam model in the "
+                           "runtime; write a 32-bit float WAV at the model's rate")  # fmt: skip
+    r.add_argument("--model", required=True, help=".nam file")
+    r.add_argument("--input", required=True, help="input WAV (mono, full-scale units)")
+    r.add_argument("--output", required=True, help="output WAV path")
+    r.add_argument("--slim", type=float, default=None,
+                   help="slim value in [0, 1]: a SlimmableContainer's submodel or a "
+                        "slimmable WaveNet's width (default: full size)")  # fmt: skip
+    r.add_argument("--fast-tanh", action="store_true",
+                   help="use the runtime's fast tanh (default: exact tanh)")  # fmt: skip
+    r.add_argument("--resample", action="store_true",
+                   help="convert an input at another rate with scipy.signal.resample_poly "
+                        "(default: a rate mismatch is an error)")  # fmt: skip
+    r.set_defaults(handler=_cmd_nam_render)
+
+
+REGISTRARS.append(_add_nam)
+# --- end issue 9 / nam ------------------------------------------------------------------------
+
+
+# --- commands: issue 8 / wavenet golden ----------------------------------------------------
+def _cmd_wavenet_golden(args: argparse.Namespace) -> int:
+    from harness.golden import WAVENET_REPORT_JSON, write_wavenet_golden
+
+    directory = write_wavenet_golden(args.run_dir, args.golden_dir)
+    report = json.loads((directory / WAVENET_REPORT_JSON).read_text())
+    controls = json.loads((directory / "model.greybound.json").read_text())["controls"]
+    print(f"golden: {directory}")
+    for row in report["held_out_esr"]:
+        knobs = ", ".join(f"{c['name']} {row['knobs'][c['name']]:g}" for c in controls)
+        print(f"  {row['split']:<10} {knobs:<24} ESR {row['esr']:.4f} ({row['grade']})")
+    return 0
+
+
+def _add_wavenet_golden(sub) -> None:
+    p = sub.add_parser("wavenet-golden", help="a train-wavenet run → golden/wavenet/<model>/")
+    p.add_argument("--run-dir", required=True, help="the train-wavenet --output-dir")
+    p.add_argument("--golden-dir", default=None, help="golden root (default golden/)")
+    p.set_defaults(handler=_cmd_wavenet_golden)
+
+
+REGISTRARS.append(_add_wavenet_golden)
+# --- end issue 8 / wavenet golden ----------------------------------------------------------
+
+
+# --- commands: issue 9 / compare-nam ---------------------------------------------------------
+def _cmd_compare_nam(args: argparse.Namespace) -> int:
+    from harness.nam_compare import compare_nam, format_verdict
+
+    result = compare_nam(
+        args.rig, args.nam, knobs=_parse_knobs(args.knob), channel=args.channel,
+        stimuli=args.stimulus_set, level_policy=args.level_policy, cab=args.cab, slim=args.slim,
+        report_dir=args.report, trend_db=args.trend_db, record_trend=not args.no_trend,
+    )  # fmt: skip
+    print(format_verdict(result))
+    print(f"report: {args.report}/report.html")
+    return 0 if result.passed else 1
+
+
+def _add_compare_nam(sub) -> None:
+    p = sub.add_parser(
+        "compare-nam",
+        help="compare a rig with a NAM capture by protocol (rate, level, cab, latency, gain "
+        "match, ESR/null/MRSTFT/log-mel/THD/IMD/envelope/bands); report + trend rows + gate "
+        "(exit 1 when the gate fails)",
+    )
+    p.add_argument("--rig", required=True, help="rig file, or a name in fixtures/rigs/")
+    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                   help="rig knob setting (repeatable; others at the rig's defaults)")  # fmt: skip
+    p.add_argument("--channel", default=None, help="rig channel (default: the rig's)")
+    p.add_argument("--nam", required=True, help=".nam file (its NAME.capture.json5 beside it)")
+    p.add_argument("--stimulus-set", default="standard",
+                   help="standard (harness.stimuli, ~40 s) or quick (~9 s)")  # fmt: skip
+    p.add_argument("--report", required=True, metavar="DIR",
+                   help="report directory: report.html, report.md, result.json, "
+                        "plots/")  # fmt: skip
+    p.add_argument("--level-policy", choices=("raw", "normalized", "calibrated"),
+                   default="calibrated",
+                   help="calibrated: dBu calibration from the sidecar (default); raw: floats "
+                        "as they are; normalized: every stimulus at -18 dBFS RMS")  # fmt: skip
+    p.add_argument("--cab", choices=("off", "on"), default="off",
+                   help="cab IR in both renders or in neither; must match the capture's "
+                        "includes_cab (default off)")  # fmt: skip
+    p.add_argument("--slim", type=float, default=None,
+                   help="SlimmableContainer size in [0, 1] (default: full size)")  # fmt: skip
+    p.add_argument("--trend-db", default=None,
+                   help="trend store (default $GREYBOUND_TREND_DB, else "
+                        ".greybound/trend.sqlite)")  # fmt: skip
+    p.add_argument("--no-trend", action="store_true", help="do not record trend rows")
+    p.set_defaults(handler=_cmd_compare_nam)
+
+
+def _cmd_nam_capture(args: argparse.Namespace) -> int:
+    import shlex
+
+    from harness.nam_capture import capture_spec, make_capture
+
+    spec = capture_spec(args.preset, name=args.name, channel=args.channel,
+                        knobs=_parse_knobs(args.knob), rig=args.rig, epochs=args.epochs,
+                        seed=args.seed)  # fmt: skip
+    parts = ["greybound-lab", "nam-capture"]
+    for flag, value in (("--preset", args.preset), ("--name", args.name), ("--rig", args.rig),
+                        ("--channel", args.channel), ("--epochs", args.epochs),
+                        ("--seed", args.seed), ("--output-dir", args.output_dir)):  # fmt: skip
+        if value is not None and not (flag == "--rig" and args.preset):
+            parts += [flag, str(value)]
+    parts += [f"--knob={k}" for k in args.knob]
+    command = " ".join(shlex.quote(p) for p in parts)
+    sidecar, summary = make_capture(spec, args.output_dir, command=command)
+    esr = ", ".join(f"slim <= {k}: {v:.4f}" for k, v in sorted(summary["validation_esr"].items()))
+    print(f"wrote {summary['nam']} and {sidecar.path}")
+    print(f"training: {summary['wall_time_s']:.0f} s; validation ESR {esr}")
+    return 0
+
+
+def _add_nam_capture(sub) -> None:
+    p = sub.add_parser(
+        "nam-capture",
+        help="make a self-made NAM capture of a rig (cab off): render training stimuli, "
+        "train an A2 model with neural-amp-modeler, write NAME.nam + NAME.capture.json5 (slow)",
+    )
+    p.add_argument("--preset", default=None,
+                   help="a committed capture to rebuild "
+                        "(harness.nam_capture.CAPTURES)")  # fmt: skip
+    p.add_argument("--name", default=None, help="file stem of a new capture")
+    p.add_argument("--rig", default="nox30", help="rig file or name (default nox30)")
+    p.add_argument("--channel", default=None, help="rig channel of a new capture")
+    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (preset: 4)")
+    p.add_argument("--seed", type=int, default=None, help="seed (preset: 0)")
+    p.add_argument("--output-dir", default="nam_refs", help="where to write (default nam_refs/)")
+    p.set_defaults(handler=_cmd_nam_capture)
+
+
+REGISTRARS.append(_add_compare_nam)
+REGISTRARS.append(_add_nam_capture)
+# --- end issue 9 / compare-nam ---------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="greybound-lab",

@@ -27,6 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
 __all__ = [
     "MAX_IR_SAMPLES",
     "IrConvolver",
+    "NamRenderer",
     "NeuralCell",
     "Stage",
     "allocation_probe_works",
@@ -348,3 +349,78 @@ class Rig(_Native):
     @property
     def tail_samples(self) -> int:
         return self._native.tail_samples
+
+
+class NamRenderer(_Native):
+    """A ``.nam`` capture (NAM format 0.5–0.7: WaveNet, LSTM, Linear, SlimmableContainer)
+    run by the runtime (``greybound_core::nam``), one float32 sample stream at the file's
+    own sample rate. Full-scale units in and out (1.0 = 0 dBFS peak; a NAM model has no
+    volts of its own). Streaming like ``Stage``; ``reset()`` zeroes the state (an LSTM: the
+    file's initial state) and prewarms on one receptive field of zeros (1 sample for an
+    LSTM), as NeuralAmpModelerCore does for convolutional models.
+
+    ``slim`` in [0, 1] chooses a SlimmableContainer's submodel (the first with ``slim <
+    max_value``) or a slimmable WaveNet's width (``allowed_channels[min(⌊slim·n⌋, n−1)]``);
+    None = full size; a slim value for a model that cannot slim is an error.
+    ``fast_tanh`` swaps the exact tanh for the runtime's rational approximation.
+    ``max_block``: samples per internal block (the allocation bound). A missing,
+    unreadable or unsupported file is an ``InputError`` naming the file and the JSON key."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        slim: float | None = None,
+        fast_tanh: bool = False,
+        max_block: int = 4096,
+    ) -> None:
+        self.path = Path(path)
+        if slim is not None and (isinstance(slim, bool) or not isinstance(slim, (int, float))):
+            raise InputError(f"{self.path.name}: slim must be a number, got {slim!r}")
+        try:
+            self._native = _greybound.NativeNamModel(
+                str(self.path), None if slim is None else float(slim), bool(fast_tanh),
+                int(max_block),
+            )  # fmt: skip
+        except (ValueError, OSError) as exc:
+            raise InputError(str(exc)) from None
+        self.fast_tanh = bool(fast_tanh)
+
+    @property
+    def _label(self) -> str:
+        return self.path.name
+
+    @property
+    def sample_rate(self) -> float | None:
+        """The file's ``sample_rate`` (Hz), None when the file has none."""
+        return self._native.sample_rate
+
+    @property
+    def receptive_field(self) -> int:
+        """Samples of input each output depends on (1 for an LSTM; its state is unbounded)."""
+        return int(self._native.receptive_field)
+
+    @property
+    def architecture(self) -> str:
+        return self._native.architecture
+
+    @property
+    def version(self) -> str:
+        return self._native.version
+
+    @property
+    def metadata_json(self) -> str:
+        """The file's ``metadata`` object as JSON text ("{}" when absent)."""
+        return self._native.metadata_json
+
+    @property
+    def slim_values(self) -> list[float]:
+        """A SlimmableContainer's submodel ``max_value`` breakpoints; empty otherwise."""
+        return [float(v) for v in self._native.slim_values]
+
+    @property
+    def submodel(self) -> int | None:
+        """The chosen SlimmableContainer submodel (index); None for other files."""
+        return self._native.submodel
+
+    latency_samples = 0
+    """A NAM model is causal and adds no delay of its own (capture latency is metadata)."""
