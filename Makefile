@@ -14,7 +14,8 @@ EXT_STAMP := .venv/.greybound-ext-stamp
 DEPS_STAMP := .venv/.greybound-deps-stamp
 
 .PHONY: help setup system-deps demo test test-all bench lint rust-test py-test clean \
-        lab-train-cells lab-check-neural-cell-rust lab-evaluate-integrated-neural-cell
+        lab-train-cells lab-check-neural-cell-rust lab-evaluate-integrated-neural-cell \
+        lab-wavenet-golden lab-nam-captures lab-compare-nam
 
 help:
 	@echo "make demo      set up, then run the lab's default job and write reports/"
@@ -44,9 +45,11 @@ setup: system-deps $(EXT_STAMP)
 # ---- jobs --------------------------------------------------------------------------------
 demo: setup
 	$(LAB) demo --output-dir reports
+	$(LAB) compare-nam --rig nox30 --channel top_boost --knob volume=5 \
+	  --nam nam_refs/nox30-top_boost-v5.nam --stimulus-set standard --report reports/nam-top_boost-v5
 	$(PYTEST) -m acceptance -n $(JOBS)
 	$(LAB) report --output-dir reports
-	@echo "demo: reports/demo.md (stage renders), reports/report.html + report.md (acceptance, trends)"
+	@echo "demo: reports/demo.md (stage renders), reports/nam-top_boost-v5/ (rig vs NAM capture), reports/report.html + report.md (acceptance, trends)"
 
 rust-test:
 	cd rust && $(CARGO) test --workspace --quiet
@@ -99,6 +102,24 @@ lab-check-neural-cell-rust: setup
 # Nox30 analytic vs golden common-cathode cells in shadow and replace on the input stage.
 lab-evaluate-integrated-neural-cell: setup
 	$(LAB) evaluate-integrated-neural-cell --rig nox30 --report reports/integrated-neural-first-stage.md
+
+# The WaveNet golden (issue 8): ≈ 40 min of training on one core, then the golden's files.
+WAVENET_RUN := .greybound/runs/nox30-wavenet-medium
+lab-wavenet-golden: setup
+	$(LAB) train-wavenet --config fixtures/models/nox30-wavenet-medium.json5 --output-dir $(WAVENET_RUN)
+	$(LAB) wavenet-golden --run-dir $(WAVENET_RUN)
+
+# The self-made NAM captures in nam_refs/ (issue 9): official trainer, minutes each.
+lab-nam-captures: setup
+	$(LAB) nam-capture --preset nox30-top_boost-v5
+	$(LAB) nam-capture --preset nox30-hot-v8
+
+# The Nox30 against both captures at their own settings (reports/nam-*/; exit 1 on a fail).
+lab-compare-nam: setup
+	$(LAB) compare-nam --rig nox30 --channel top_boost --knob volume=5 \
+	  --nam nam_refs/nox30-top_boost-v5.nam --stimulus-set standard --report reports/nam-top_boost-v5
+	$(LAB) compare-nam --rig nox30 --channel hot --knob volume=8 \
+	  --nam nam_refs/nox30-hot-v8.nam --stimulus-set standard --report reports/nam-hot-v8
 
 clean:
 	rm -rf .venv rust/target reports .pytest_cache .benchmarks
