@@ -604,6 +604,13 @@ def compare(
 
 #: pytest-benchmark ``stats`` fields imported, as (stats key, metric name); all in seconds.
 BENCH_STATS = (("median", "time_median"), ("min", "time_min"), ("iqr", "time_iqr"))
+#: Numbers a benchmark may put in ``extra_info`` that are imported too, as metric name →
+#: (unit, better): the lab's bench tests report per-sample cost and the real-time factor.
+BENCH_EXTRA = {
+    "ns_per_sample": ("ns", "lower"),
+    "realtime_factor": ("x", "higher"),
+    "macs_per_sample": ("MAC", "lower"),
+}
 
 
 def _bench_field(path: Path, obj: dict, key: str, kind: type | tuple, where: str) -> Any:
@@ -619,7 +626,9 @@ def import_benchmark_json(store: TrendStore, path: str | Path) -> int:
     """Import a ``pytest --benchmark-json`` file as one run (source ``benchmark``).
 
     Each benchmark gives ``time_median``, ``time_min`` and ``time_iqr`` (s, lower is better)
-    with test id = its ``fullname``, suite ``bench`` and fixture = its group. Commit, dirty flag,
+    with test id = its ``fullname``, suite ``bench`` and fixture = its group, plus the
+    :data:`BENCH_EXTRA` numbers it has in ``extra_info`` (ns/sample, real-time factor,
+    MACs/sample). Commit, dirty flag,
     time, host and Python version come from the file; Rust/ngspice versions from this machine
     only when the file was made on this host (else unknown).
     """
@@ -669,6 +678,22 @@ def import_benchmark_json(store: TrendStore, path: str | Path) -> int:
                     unit="s",
                     fixture=bench.get("group"),
                     better="lower",
+                )
+            )
+        extra = bench.get("extra_info") or {}
+        for metric, (unit, better) in BENCH_EXTRA.items():
+            if metric not in extra:
+                continue
+            value = _bench_field(path, extra, metric, (int, float), f"{where}extra_info.")
+            rows.append(
+                Measurement(
+                    test_id=fullname,
+                    suite="bench",
+                    metric=metric,
+                    value=float(value),
+                    unit=unit,
+                    fixture=bench.get("group"),
+                    better=better,
                 )
             )
     return store.record_run(info, rows)

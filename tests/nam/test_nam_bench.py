@@ -5,7 +5,7 @@ names: A1 standard (the corpus's ``wavenet_a1_standard.nam``), A2 standard and A
 two submodels of the corpus's ``A2.nam``, chosen by slim: full size, and slim 0).
 
 ns/sample and the real-time factor (audio seconds per CPU second, median round) go into
-``extra_info``; ``make bench`` imports the rounds' times into the trend store. Reported,
+``extra_info``; ``make bench`` imports them and the rounds' times into the trend store. Reported,
 never asserted. The issue's goal — faster than the reference C++ library on the same
 machine — cannot be measured here: no build of NeuralAmpModelerCore is available offline.
 

@@ -195,6 +195,9 @@ def test_pytest_benchmark_json_imports_as_a_benchmark_run(pytester, tmp_path, mo
         @pytest.mark.parametrize("n", [10, 100])
         def test_sum(benchmark, n):
             benchmark(sum, range(n))
+            if n == 100:
+                benchmark.extra_info.update({"ns_per_sample": 12.5, "realtime_factor": 80.0,
+                                             "note": "not a number: not imported"})
         """
     )
     out = tmp_path / "bench.json"
@@ -210,12 +213,18 @@ def test_pytest_benchmark_json_imports_as_a_benchmark_run(pytester, tmp_path, mo
     with TrendStore(tmp_path / "b.sqlite") as store:
         run = import_benchmark_json(store, out)
         (stored,) = store.runs()
-        assert (stored.id, stored.info.source, stored.n_measurements) == (run, "benchmark", 6)
+        assert (stored.id, stored.info.source, stored.n_measurements) == (run, "benchmark", 8)
         rows = store.measurements(run)
-        assert {r.metric for r in rows} == {"time_median", "time_min", "time_iqr"}
+        times = [r for r in rows if r.metric.startswith("time_")]
+        assert {r.metric for r in times} == {"time_median", "time_min", "time_iqr"}
         assert {r.fixture for r in rows} == {"sums"}
-        assert all(r.unit == "s" and r.better == "lower" and r.value >= 0 for r in rows)
+        assert all(r.unit == "s" and r.better == "lower" and r.value >= 0 for r in times)
         assert any(r.test_id.endswith("test_sum[100]") for r in rows)
+        extra = {(r.metric, r.unit, r.better, r.value) for r in rows if r not in times}
+        assert extra == {
+            ("ns_per_sample", "ns", "lower", 12.5),
+            ("realtime_factor", "x", "higher", 80.0),
+        }
 
 
 def test_malformed_benchmark_json_names_the_field(tmp_path):

@@ -4,8 +4,8 @@ blocks of 64 samples (one ``process`` call per block, as a plug-in host would) a
 call (the binding runs blocks of 4,096; the runtime's 32-sample segments are the same
 either way, so the difference is the per-call cost of Python and the binding). ns/sample,
 the real-time factor (audio seconds per CPU second, median round) and MACs/sample go into
-``extra_info``; ``make bench`` imports the rounds' times into the trend store
-(``time_median`` = seconds per 48,000 samples). Issue 8's goal: ≥ 150× real time on one
+``extra_info``; ``make bench`` imports the rounds' times and those ``extra_info`` numbers
+into the trend store (``harness.trend.BENCH_EXTRA``). Issue 8's goal: ≥ 150× real time on one
 core at 48 kHz, block 64. Reported, never asserted.
 
 Timer: this process's CPU time (``time.process_time``), not wall time: the issue's figure
