@@ -2,7 +2,7 @@
 //! GIL released while rendering. No DSP lives here. The module is private
 //! (`harness._greybound`); `harness.runtime` is its only importer and its public face.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 mod alloc_probe;
 mod nam;
@@ -27,6 +27,14 @@ const RENDER_BLOCK: usize = 4096;
 
 fn to_py_err(e: Error) -> PyErr {
     PyValueError::new_err(e.to_string())
+}
+
+/// Locks an object's runtime state; a mutex poisoned by an earlier panic is a RuntimeError
+/// naming `what`.
+pub(crate) fn lock<'a, T: ?Sized>(state: &'a Mutex<T>, what: &str) -> PyResult<MutexGuard<'a, T>> {
+    state.lock().map_err(|_| {
+        PyRuntimeError::new_err(format!("{what} state poisoned by an earlier failure"))
+    })
 }
 
 fn param_value_to_py<'py>(py: Python<'py>, v: &ParamValue) -> PyResult<Bound<'py, PyAny>> {
@@ -123,10 +131,8 @@ struct NativeStage {
 }
 
 impl NativeStage {
-    fn locked(&self) -> PyResult<std::sync::MutexGuard<'_, Box<dyn Processor>>> {
-        self.stage
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("stage state poisoned by an earlier failure"))
+    fn locked(&self) -> PyResult<MutexGuard<'_, Box<dyn Processor>>> {
+        lock(&self.stage, "stage")
     }
 }
 
@@ -156,20 +162,8 @@ impl NativeStage {
         py: Python<'py>,
         x: PyReadonlyArray1<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let mut buf: Vec<f32> = x.as_array().iter().copied().collect();
-        if let Some(idx) = buf.iter().position(|v| !v.is_finite()) {
-            return Err(PyValueError::new_err(format!(
-                "stage '{}': input sample {idx} is {} (NaN/Inf input is rejected)",
-                self.params.stage, buf[idx]
-            )));
-        }
-        let mut stage = self.locked()?;
-        let stage: &mut Box<dyn Processor> = &mut stage;
-        py.detach(|| {
-            buf.chunks_mut(RENDER_BLOCK)
-                .for_each(|block| stage.process(block))
-        });
-        Ok(PyArray1::from_vec(py, buf))
+        let what = format!("stage '{}'", self.params.stage);
+        render(py, &mut **self.locked()?, &what, x, RENDER_BLOCK)
     }
 
     /// Heap allocations made while processing `x` (the runtime rule says: zero).
@@ -261,13 +255,14 @@ impl NativeStage {
     }
 }
 
-/// Checks for non-finite samples, then renders `buf` through `proc` in blocks with the GIL
-/// released.
-fn render<'py>(
+/// Checks `x` for non-finite samples (an error naming `what` and the sample), then renders
+/// a copy of it through `proc` in blocks of `block` samples with the GIL released.
+pub(crate) fn render<'py>(
     py: Python<'py>,
     proc: &mut dyn Processor,
     what: &str,
     x: PyReadonlyArray1<'py, f32>,
+    block: usize,
 ) -> PyResult<Bound<'py, PyArray1<f32>>> {
     let mut buf: Vec<f32> = x.as_array().iter().copied().collect();
     if let Some(idx) = buf.iter().position(|v| !v.is_finite()) {
@@ -276,10 +271,7 @@ fn render<'py>(
             buf[idx]
         )));
     }
-    py.detach(|| {
-        buf.chunks_mut(RENDER_BLOCK)
-            .for_each(|block| proc.process(block))
-    });
+    py.detach(|| buf.chunks_mut(block).for_each(|b| proc.process(b)));
     Ok(PyArray1::from_vec(py, buf))
 }
 
@@ -326,27 +318,23 @@ impl NativeNeuralCell {
         py: Python<'py>,
         x: PyReadonlyArray1<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let mut cell = self
-            .cell
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("cell state poisoned"))?;
-        render(py, &mut *cell, &self.name, x)
+        render(
+            py,
+            &mut *lock(&self.cell, "cell")?,
+            &self.name,
+            x,
+            RENDER_BLOCK,
+        )
     }
 
     fn reset(&self) -> PyResult<()> {
-        self.cell
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("cell state poisoned"))?
-            .reset();
+        lock(&self.cell, "cell")?.reset();
         Ok(())
     }
 
     /// Heap allocations made while processing `x` (the runtime rule says: zero).
     fn allocations_during_process(&self, x: PyReadonlyArray1<'_, f32>) -> PyResult<u64> {
-        let mut cell = self
-            .cell
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("cell state poisoned"))?;
+        let mut cell = lock(&self.cell, "cell")?;
         Ok(allocations_in_process(&mut *cell, x))
     }
 
@@ -355,10 +343,7 @@ impl NativeNeuralCell {
     /// time) unless `smooth` is false; the other families always apply it at once.
     #[pyo3(signature = (name, value, smooth = true))]
     fn set_control(&self, name: &str, value: f64, smooth: bool) -> PyResult<()> {
-        let mut cell = self
-            .cell
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("cell state poisoned"))?;
+        let mut cell = lock(&self.cell, "cell")?;
         let id = cell.control_index(name).ok_or_else(|| {
             let known: Vec<&str> = cell.control_names().collect();
             PyValueError::new_err(format!(
@@ -389,10 +374,7 @@ impl NativeNeuralCell {
                 self.name
             )));
         }
-        self.cell
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("cell state poisoned"))?
-            .set_smoothing_seconds(seconds);
+        lock(&self.cell, "cell")?.set_smoothing_seconds(seconds);
         Ok(())
     }
 
@@ -433,10 +415,8 @@ struct NativeIrConvolver {
 }
 
 impl NativeIrConvolver {
-    fn locked(&self) -> PyResult<std::sync::MutexGuard<'_, IrConvolver>> {
-        self.conv
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("convolver state poisoned"))
+    fn locked(&self) -> PyResult<MutexGuard<'_, IrConvolver>> {
+        lock(&self.conv, "convolver")
     }
 }
 
@@ -465,7 +445,7 @@ impl NativeIrConvolver {
         py: Python<'py>,
         x: PyReadonlyArray1<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        render(py, &mut *self.locked()?, "ir_convolver", x)
+        render(py, &mut *self.locked()?, "ir_convolver", x, RENDER_BLOCK)
     }
 
     /// Heap allocations made while processing `x` (the runtime rule says: zero).
@@ -557,18 +537,11 @@ impl NativeRig {
         py: Python<'py>,
         x: PyReadonlyArray1<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let mut rig = self
-            .rig
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("rig state poisoned"))?;
-        render(py, &mut *rig, "rig", x)
+        render(py, &mut *lock(&self.rig, "rig")?, "rig", x, RENDER_BLOCK)
     }
 
     fn reset(&self) -> PyResult<()> {
-        self.rig
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("rig state poisoned"))?
-            .reset();
+        lock(&self.rig, "rig")?.reset();
         Ok(())
     }
 
@@ -581,38 +554,23 @@ impl NativeRig {
             ))
         })?;
         let id = live_param_id(p, name, value)?;
-        self.rig
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("rig state poisoned"))?
-            .set_param(Rig::param_address(stage, id), value as f32);
+        lock(&self.rig, "rig")?.set_param(Rig::param_address(stage, id), value as f32);
         Ok(())
     }
 
     /// Heap allocations made while processing `x` (the runtime rule says: zero).
     fn allocations_during_process(&self, x: PyReadonlyArray1<'_, f32>) -> PyResult<u64> {
-        let mut rig = self
-            .rig
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("rig state poisoned"))?;
-        Ok(allocations_in_process(&mut *rig, x))
+        Ok(allocations_in_process(&mut *lock(&self.rig, "rig")?, x))
     }
 
     #[getter]
     fn latency_samples(&self) -> PyResult<usize> {
-        Ok(self
-            .rig
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("rig state poisoned"))?
-            .latency_samples())
+        Ok(lock(&self.rig, "rig")?.latency_samples())
     }
 
     #[getter]
     fn tail_samples(&self) -> PyResult<usize> {
-        Ok(self
-            .rig
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("rig state poisoned"))?
-            .tail_samples())
+        Ok(lock(&self.rig, "rig")?.tail_samples())
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 use greybound_core::nam::{NamError, NamErrorKind, NamModel, NamOptions};
 use greybound_core::Processor;
 use numpy::{PyArray1, PyReadonlyArray1};
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 
 fn to_py_err(e: NamError) -> PyErr {
@@ -33,9 +33,7 @@ pub struct NativeNamModel {
 
 impl NativeNamModel {
     fn locked(&self) -> PyResult<MutexGuard<'_, NamModel>> {
-        self.model
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("NAM model state poisoned by an earlier failure"))
+        crate::lock(&self.model, "NAM model")
     }
 }
 
@@ -81,18 +79,7 @@ impl NativeNamModel {
         py: Python<'py>,
         x: PyReadonlyArray1<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let mut buf: Vec<f32> = x.as_array().iter().copied().collect();
-        if let Some(idx) = buf.iter().position(|v| !v.is_finite()) {
-            return Err(PyValueError::new_err(format!(
-                "NAM model: input sample {idx} is {} (NaN/Inf input is rejected)",
-                buf[idx]
-            )));
-        }
-        let mut model = self.locked()?;
-        let model: &mut NamModel = &mut model;
-        let block = self.max_block;
-        py.detach(|| buf.chunks_mut(block).for_each(|b| model.process(b)));
-        Ok(PyArray1::from_vec(py, buf))
+        crate::render(py, &mut *self.locked()?, "NAM model", x, self.max_block)
     }
 
     /// Zero state, then prewarm on zeros for one receptive field.
