@@ -318,7 +318,7 @@ def make_capture(
             epochs=spec.epochs,
             seed=spec.seed,
             threads=1,
-            training_seconds=round(x_train.size / fs, 3),
+            training_audio_s=round(x_train.size / fs, 3),
         ),
         provenance=Provenance(
             command=command,

@@ -20,7 +20,7 @@ unknown keys rejected, every error an ``InputError`` naming the file and the key
 * ``latency_samples``: delay of the capture's output re its input (samples, integer) that
   the training data still held (0 when the source's latency was removed before training);
 * ``training`` (optional): ``{trainer, architecture, validation_esr, epochs, seed, threads,
-  training_seconds}`` (no wall-clock time: the same capture gives the same bytes);
+  training_audio_s}`` (no wall-clock time: the same capture gives the same bytes);
 * ``license`` (an SPDX id or a short statement; real captures keep their vendor's terms);
 * ``provenance`` (optional): ``{command, lab_version, sha256: {label: hex digest}}``;
 * ``notes`` (optional string).
@@ -90,7 +90,7 @@ _TRAINING = {
     "epochs",
     "seed",
     "threads",
-    "training_seconds",
+    "training_audio_s",
 }
 _PROVENANCE = {"command", "lab_version", "sha256"}
 
@@ -137,7 +137,7 @@ class Training:
     epochs: int
     seed: int
     threads: int
-    training_seconds: float
+    training_audio_s: float
 
 
 @dataclass(frozen=True)
@@ -325,7 +325,7 @@ def _training(path: Path, raw: Any) -> Training | None:
         epochs=_integer(path, "training.epochs", obj["epochs"], 1),
         seed=_integer(path, "training.seed", obj["seed"]),
         threads=_integer(path, "training.threads", obj["threads"], 1),
-        training_seconds=_number(path, "training.training_seconds", obj["training_seconds"]),
+        training_audio_s=_number(path, "training.training_audio_s", obj["training_audio_s"]),
     )
 
 
