@@ -77,8 +77,12 @@ fn exp_nonneg(y: f32) -> f32 {
     // ln 2 split: LN2_HI has 16 significant bits, so n·LN2_HI is exact for n < 2^8.
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
-    const ROUND: f32 = 12_582_912.0; // 1.5·2^23: rounds to an integer when added
-    let n = y.mul_add(LOG2E, ROUND) - ROUND;
+    // 1.5·2^23: rounds to an integer when added.
+    const ROUND: f32 = 12_582_912.0;
+    // n + 1.5·2^23 holds the integer n in its low mantissa bits: 2^n is built from them
+    // (no float-to-int conversion, which would not vectorize).
+    let shifted = y.mul_add(LOG2E, ROUND);
+    let n = shifted - ROUND;
     let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, y));
     let p = r.mul_add(1.0 / 5_040.0, 1.0 / 720.0);
     let p = r.mul_add(p, 1.0 / 120.0);
@@ -87,7 +91,8 @@ fn exp_nonneg(y: f32) -> f32 {
     let p = r.mul_add(p, 0.5);
     let p = r.mul_add(p, 1.0);
     let p = r.mul_add(p, 1.0);
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // The low 9 bits of 1.5·2^23's pattern are zero, so (bits + 127) << 23 = (n + 127) << 23.
+    p * f32::from_bits(shifted.to_bits().wrapping_add(127) << 23)
 }
 
 /// Argument beyond which [`fast_tanh`] returns ±1 (its approximant has reached ±1 within

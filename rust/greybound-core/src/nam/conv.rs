@@ -10,9 +10,10 @@
 //! copy happens at most once per (K−1)·d samples).
 //!
 //! Arithmetic: output o at sample t is `bias[o] + Σ_(i, k) w[o, i, k] · x_i[t − (K−1−k)·d]`,
-//! summed in (i, k) order with fused multiply-adds, W samples at a time in registers. Each
-//! sample sees the same operations in the same order wherever it falls in a chunk, so the
-//! output does not depend on how a signal is cut into blocks.
+//! summed in (i, k) order with fused multiply-adds, in register tiles of outputs × samples
+//! (weights packed at load in the order the tiles read them). Each sample sees the same
+//! operations in the same order wherever it falls in a chunk and whatever the SIMD width,
+//! so the output does not depend on how a signal is cut into blocks or on the CPU.
 
 use super::NamError;
 
@@ -21,6 +22,13 @@ pub const CHUNK: usize = 64;
 
 /// Weights of one `nn.Conv1d`: `w` is [out, in/groups, K] row-major as PyTorch stores it
 /// (tap 0 is the oldest sample), `b` is [out] (zeros when the layer has no bias).
+///
+/// `packed` holds the same weights in the order the kernel reads them: the outputs are
+/// cut into blocks (per group: blocks of [`OUT_BLOCK`], then one block of the remainder);
+/// a block of `ob` outputs starting at output `o0` occupies `packed[o0·S .. (o0 + ob)·S]`
+/// (S = in/groups · K + `mixin`) as [in/groups, K, ob] followed by [`mixin`, ob], so the
+/// `ob` weights of one (input, tap) are adjacent. `mixin` > 0 (see [`Conv::with_mixin`])
+/// adds a 1×1 convolution of `mixin` further rows to every output.
 #[derive(Debug, Clone)]
 pub(crate) struct Conv {
     pub cin: usize,
@@ -31,7 +39,12 @@ pub(crate) struct Conv {
     pub w: Vec<f32>,
     pub b: Vec<f32>,
     pub bias: bool,
+    mixin: usize,
+    packed: Vec<f32>,
 }
+
+/// Outputs per register block of the kernel (the remainder of a group forms one block).
+const OUT_BLOCK: usize = 8;
 
 /// Reads consecutive weights from the flat `weights` array of a `.nam` file.
 pub(crate) struct Cursor<'a> {
@@ -104,7 +117,22 @@ impl Conv {
         } else {
             vec![0.0; cout]
         };
-        Ok(Conv {
+        Ok(Conv::new(cin, cout, groups, k, dilation, w, b, bias))
+    }
+
+    /// Builds the convolution and its packed weights (see [`Conv`]).
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        cin: usize,
+        cout: usize,
+        groups: usize,
+        k: usize,
+        dilation: usize,
+        w: Vec<f32>,
+        b: Vec<f32>,
+        bias: bool,
+    ) -> Conv {
+        let mut c = Conv {
             cin,
             cout,
             groups,
@@ -113,7 +141,48 @@ impl Conv {
             w,
             b,
             bias,
-        })
+            mixin: 0,
+            packed: Vec::new(),
+        };
+        c.pack(None);
+        c
+    }
+
+    /// Fills `packed` from `w` and, when given, the [cout, mixin] weights of a fused 1×1
+    /// convolution.
+    fn pack(&mut self, mixin: Option<&[f32]>) {
+        let stride = self.cin / self.groups * self.k;
+        let opg = self.cout / self.groups;
+        self.packed = Vec::with_capacity(self.w.len() + self.cout * self.mixin);
+        for g in 0..self.groups {
+            let mut o0 = g * opg;
+            while o0 < (g + 1) * opg {
+                let ob = OUT_BLOCK.min((g + 1) * opg - o0);
+                for tap in 0..stride {
+                    let col = (o0..o0 + ob).map(|o| self.w[o * stride + tap]);
+                    self.packed.extend(col);
+                }
+                if let Some(m) = mixin {
+                    for d in 0..self.mixin {
+                        let col = (o0..o0 + ob).map(|o| m[o * self.mixin + d]);
+                        self.packed.extend(col);
+                    }
+                }
+                o0 += ob;
+            }
+        }
+    }
+
+    /// This convolution plus the 1×1 convolution `mixer` (ungrouped, no bias, same
+    /// outputs) of further input rows, summed in the same accumulators after this
+    /// convolution's taps: output = bias + Σ taps + Σ_d mixer[o, d] · m_d[t].
+    pub(crate) fn with_mixin(&self, mixer: &Conv) -> Conv {
+        debug_assert!(mixer.groups == 1 && mixer.k == 1 && !mixer.bias);
+        debug_assert_eq!(mixer.cout, self.cout);
+        let mut c = self.clone();
+        c.mixin = mixer.cin;
+        c.pack(Some(&mixer.w));
+        c
     }
 
     /// The first `cout` outputs of the first `cin` inputs (channel slicing of a slimmable
@@ -125,16 +194,16 @@ impl Conv {
             let row = &self.w[o * self.cin * self.k..];
             w.extend_from_slice(&row[..cin * self.k]);
         }
-        Conv {
+        Conv::new(
             cin,
             cout,
-            groups: 1,
-            k: self.k,
-            dilation: self.dilation,
+            1,
+            self.k,
+            self.dilation,
             w,
-            b: self.b[..cout].to_vec(),
-            bias: self.bias,
-        }
+            self.b[..cout].to_vec(),
+            self.bias,
+        )
     }
 
     /// Samples of history the convolution needs: (K−1)·d.
@@ -144,162 +213,183 @@ impl Conv {
 }
 
 /// Runs `c` over `n` samples: `y[o·CHUNK + t]` from input rows `x[i·xs + off[k] + t]`
-/// (`off[k]` is where tap k's window starts in every row). `W` names the caller's compiled
+/// (`off[k]` is where tap k's window starts in every row) and, for a fused mixin, the
+/// chunk rows `m[d·CHUNK + t]` (empty otherwise). `W` names the caller's compiled
 /// copy: 16 (AVX-512 + FMA), 8 (AVX2 + FMA) or 4 (portable); the kernel is one
 /// out-of-line function per copy, so it is compiled three times, not at every call site.
 #[inline(always)]
-pub(crate) fn conv_into<const W: usize>(
-    c: &Conv,
-    y: &mut [f32],
-    n: usize,
-    x: &[f32],
-    xs: usize,
-    off: &[usize],
-) {
+pub(crate) fn conv_into<const W: usize>(c: &Conv, y: &mut [f32], n: usize, src: &Src<'_>) {
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: W = 16 / 8 only come from the AVX-512 / AVX2 copies of the chunk loop,
         // which run only when the CPU reported those features (and FMA).
         if W == 16 {
-            return unsafe { conv_avx512(c, y, n, x, xs, off) };
+            return unsafe { conv_avx512(c, y, n, src) };
         }
         if W == 8 {
-            return unsafe { conv_avx2(c, y, n, x, xs, off) };
+            return unsafe { conv_avx2(c, y, n, src) };
         }
     }
-    conv_portable(c, y, n, x, xs, off);
+    conv_portable(c, y, n, src);
+}
+
+/// The inputs of one convolution run: rows `x` (stride `xs`) with tap window starts
+/// `off`, and the mixin rows `m` (stride [`CHUNK`]).
+pub(crate) struct Src<'a> {
+    pub x: &'a [f32],
+    pub xs: usize,
+    pub off: &'a [usize],
+    pub m: &'a [f32],
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn conv_avx512(c: &Conv, y: &mut [f32], n: usize, x: &[f32], xs: usize, off: &[usize]) {
-    conv_body::<16>(c, y, n, x, xs, off);
+unsafe fn conv_avx512(c: &Conv, y: &mut [f32], n: usize, src: &Src<'_>) {
+    conv_body::<16>(c, y, n, src);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn conv_avx2(c: &Conv, y: &mut [f32], n: usize, x: &[f32], xs: usize, off: &[usize]) {
-    conv_body::<8>(c, y, n, x, xs, off);
+unsafe fn conv_avx2(c: &Conv, y: &mut [f32], n: usize, src: &Src<'_>) {
+    conv_body::<8>(c, y, n, src);
 }
 
 #[inline(never)]
-fn conv_portable(c: &Conv, y: &mut [f32], n: usize, x: &[f32], xs: usize, off: &[usize]) {
-    conv_body::<4>(c, y, n, x, xs, off);
+fn conv_portable(c: &Conv, y: &mut [f32], n: usize, src: &Src<'_>) {
+    conv_body::<4>(c, y, n, src);
 }
 
-/// The kernel: outputs in blocks of up to 8 (independent accumulator chains; each input
-/// window is loaded once per block), W·U samples at a time; samples left over at the end
-/// of the chunk take a scalar path with the same operation order.
+/// The kernel: per group, output blocks of [`OUT_BLOCK`] (and one remainder block), each
+/// an `OB × U` tile of W-lane accumulators (`OB` outputs × `U·W` samples) held in
+/// registers while the block's packed weights stream past: per (input, tap) the `U`
+/// input vectors are loaded once and each meets the `OB` broadcast weights. Samples left
+/// over at the end of the chunk take one-vector tiles, then a scalar path, all with the
+/// same operation order per output sample.
 #[inline(always)]
-fn conv_body<const W: usize>(
-    c: &Conv,
-    y: &mut [f32],
-    n: usize,
-    x: &[f32],
-    xs: usize,
-    off: &[usize],
-) {
+fn conv_body<const W: usize>(c: &Conv, y: &mut [f32], n: usize, src: &Src<'_>) {
     let ipg = c.cin / c.groups;
     let opg = c.cout / c.groups;
     for g in 0..c.groups {
         let (mut o, end) = (g * opg, (g + 1) * opg);
-        let first_in = g * ipg;
         let args = Block {
             c,
             n,
-            x,
-            xs,
-            off,
-            first_in,
+            src,
+            first_in: g * ipg,
             ipg,
         };
-        while end - o >= 8 {
-            if W >= 16 {
-                outputs::<W, 8, 2>(&args, o, y);
-            } else {
-                outputs::<W, 8, 1>(&args, o, y);
+        while o < end {
+            let ob = OUT_BLOCK.min(end - o);
+            // OB·U accumulators + U inputs + 1 broadcast weight fit the register file:
+            // ≤ 19 of 32 with AVX-512, ≤ 15 of 16 otherwise.
+            match (ob, W >= 16) {
+                (8, true) => outputs::<W, 8, 2>(&args, o, y),
+                (8, false) => outputs::<W, 8, 1>(&args, o, y),
+                (7, true) => outputs::<W, 7, 2>(&args, o, y),
+                (7, false) => outputs::<W, 7, 1>(&args, o, y),
+                (6, _) => outputs::<W, 6, 2>(&args, o, y),
+                (5, _) => outputs::<W, 5, 2>(&args, o, y),
+                (4, true) => outputs::<W, 4, 3>(&args, o, y),
+                (4, false) => outputs::<W, 4, 2>(&args, o, y),
+                (3, true) => outputs::<W, 3, 4>(&args, o, y),
+                (3, false) => outputs::<W, 3, 3>(&args, o, y),
+                (2, _) => outputs::<W, 2, 4>(&args, o, y),
+                _ => outputs::<W, 1, 4>(&args, o, y),
             }
-            o += 8;
-        }
-        match end - o {
-            1 => outputs::<W, 1, 4>(&args, o, y),
-            2 => outputs::<W, 2, 4>(&args, o, y),
-            3 => outputs::<W, 3, 2>(&args, o, y),
-            4 => outputs::<W, 4, 2>(&args, o, y),
-            5 => outputs::<W, 5, 1>(&args, o, y),
-            6 => outputs::<W, 6, 1>(&args, o, y),
-            7 => outputs::<W, 7, 1>(&args, o, y),
-            _ => {}
+            o += ob;
         }
     }
 }
 
-/// What [`outputs`] reads: the convolution, its input rows and window offsets, and the
-/// input channels of the current group.
+/// What [`outputs`] reads: the convolution, its inputs, and the input channels of the
+/// current group.
 struct Block<'a> {
     c: &'a Conv,
     n: usize,
-    x: &'a [f32],
-    xs: usize,
-    off: &'a [usize],
+    src: &'a Src<'a>,
     first_in: usize,
     ipg: usize,
 }
 
-/// Outputs `o0 .. o0 + OB` (one group) over the chunk, OB·U accumulators of W lanes.
+/// Outputs `o0 .. o0 + OB` (one block) over the chunk: tiles of `U` vectors while they
+/// fit, then one-vector tiles, then single samples.
 #[inline(always)]
 fn outputs<const W: usize, const OB: usize, const U: usize>(
     a: &Block<'_>,
     o0: usize,
     y: &mut [f32],
 ) {
-    let (c, k, ipg) = (a.c, a.c.k, a.ipg);
-    let span = W * U;
-    let full = a.n / span * span;
-    let stride = ipg * k;
-    let w = &c.w[o0 * stride..(o0 + OB) * stride];
-    let mut j0 = 0;
-    while j0 < full {
-        let mut acc = [[[0.0f32; W]; U]; OB];
-        for (q, accq) in acc.iter_mut().enumerate() {
-            for accu in accq.iter_mut() {
-                *accu = [c.b[o0 + q]; W];
-            }
-        }
-        for ii in 0..ipg {
-            let base = (a.first_in + ii) * a.xs + j0;
-            for kk in 0..k {
-                let s = base + a.off[kk];
-                let src = &a.x[s..s + span];
-                for (q, accq) in acc.iter_mut().enumerate() {
-                    let wv = w[q * stride + ii * k + kk];
-                    for (u, accu) in accq.iter_mut().enumerate() {
-                        for m in 0..W {
-                            accu[m] = wv.mul_add(src[u * W + m], accu[m]);
-                        }
-                    }
-                }
-            }
-        }
-        for (q, accq) in acc.iter().enumerate() {
-            let r = (o0 + q) * CHUNK + j0;
-            for (u, accu) in accq.iter().enumerate() {
-                y[r + u * W..r + (u + 1) * W].copy_from_slice(accu);
-            }
-        }
-        j0 += span;
+    let stride = a.ipg * a.c.k + a.c.mixin;
+    let w = &a.c.packed[o0 * stride..(o0 + OB) * stride];
+    let bias: &[f32; OB] = a.c.b[o0..o0 + OB].try_into().expect("OB biases");
+    let mut j = 0;
+    while j + U * W <= a.n {
+        tile::<W, OB, U>(a, w, bias, j, o0, y);
+        j += U * W;
     }
-    for q in 0..OB {
-        let wq = &w[q * stride..(q + 1) * stride];
-        for j in full..a.n {
-            let mut acc = c.b[o0 + q];
-            for ii in 0..ipg {
-                let base = (a.first_in + ii) * a.xs + j;
-                for kk in 0..k {
-                    acc = wq[ii * k + kk].mul_add(a.x[base + a.off[kk]], acc);
-                }
+    while j + W <= a.n {
+        tile::<W, OB, 1>(a, w, bias, j, o0, y);
+        j += W;
+    }
+    while j < a.n {
+        tile::<1, OB, 1>(a, w, bias, j, o0, y);
+        j += 1;
+    }
+}
+
+/// One tile: `y[(o0 + q)·CHUNK + j + t]` for q < OB, t < U·W, from the block's packed
+/// weights `w` ([in/groups, K, OB] then [mixin, OB]).
+#[inline(always)]
+fn tile<const W: usize, const OB: usize, const U: usize>(
+    a: &Block<'_>,
+    w: &[f32],
+    bias: &[f32; OB],
+    j: usize,
+    o0: usize,
+    y: &mut [f32],
+) {
+    let mut acc = [[[0.0f32; W]; U]; OB];
+    for (accq, &bq) in acc.iter_mut().zip(bias) {
+        *accq = [[bq; W]; U];
+    }
+    let (taps, mixin) = w.split_at(a.ipg * a.c.k * OB);
+    let src = a.src;
+    for (ii, wi) in taps.chunks_exact(a.c.k * OB).enumerate() {
+        let row = &src.x[(a.first_in + ii) * src.xs + j..];
+        for (wk, &off) in wi.chunks_exact(OB).zip(src.off) {
+            fma_tap::<W, OB, U>(&mut acc, wk, &row[off..off + U * W]);
+        }
+    }
+    for (d, wk) in mixin.chunks_exact(OB).enumerate() {
+        let r = d * CHUNK + j;
+        fma_tap::<W, OB, U>(&mut acc, wk, &src.m[r..r + U * W]);
+    }
+    for (q, accq) in acc.iter().enumerate() {
+        let r = (o0 + q) * CHUNK + j;
+        for (u, accu) in accq.iter().enumerate() {
+            y[r + u * W..r + (u + 1) * W].copy_from_slice(accu);
+        }
+    }
+}
+
+/// `acc[q] += wk[q] · x` for one (input, tap): the U·W samples `x` are loaded once and
+/// meet each of the OB weights `wk`.
+#[inline(always)]
+fn fma_tap<const W: usize, const OB: usize, const U: usize>(
+    acc: &mut [[[f32; W]; U]; OB],
+    wk: &[f32],
+    x: &[f32],
+) {
+    let wk: &[f32; OB] = wk.try_into().expect("OB weights");
+    let mut v = [[0.0f32; W]; U];
+    for (vu, s) in v.iter_mut().zip(x.chunks_exact(W)) {
+        vu.copy_from_slice(s);
+    }
+    for (accq, &wv) in acc.iter_mut().zip(wk) {
+        for (accu, vu) in accq.iter_mut().zip(&v) {
+            for (am, &xm) in accu.iter_mut().zip(vu) {
+                *am = wv.mul_add(xm, *am);
             }
-            y[(o0 + q) * CHUNK + j] = acc;
         }
     }
 }
@@ -307,7 +397,13 @@ fn outputs<const W: usize, const OB: usize, const U: usize>(
 /// A 1×1 convolution of chunk rows (no history).
 #[inline(always)]
 pub(crate) fn conv1x1<const W: usize>(c: &Conv, y: &mut [f32], n: usize, x: &[f32]) {
-    conv_into::<W>(c, y, n, x, CHUNK, &[0]);
+    let src = Src {
+        x,
+        xs: CHUNK,
+        off: &[0],
+        m: &[],
+    };
+    conv_into::<W>(c, y, n, &src);
 }
 
 /// History of one convolution's input: per channel, (K−1)·d past samples then the chunk.
@@ -371,7 +467,8 @@ impl Ring {
         start
     }
 
-    /// Runs `c` over the `n` samples pushed at `start`; `off` is scratch of length K.
+    /// Runs `c` over the `n` samples pushed at `start` (and its mixin over the chunk rows
+    /// `m`, empty without one); `off` is scratch of length K.
     #[inline(always)]
     pub(crate) fn conv<const W: usize>(
         &self,
@@ -379,12 +476,19 @@ impl Ring {
         start: usize,
         n: usize,
         off: &mut [usize],
+        m: &[f32],
         y: &mut [f32],
     ) {
         for (kk, o) in off.iter_mut().enumerate() {
             *o = start - (c.k - 1 - kk) * c.dilation;
         }
-        conv_into::<W>(c, y, n, &self.data, self.len, off);
+        let src = Src {
+            x: &self.data,
+            xs: self.len,
+            off,
+            m,
+        };
+        conv_into::<W>(c, y, n, &src);
     }
 }
 
@@ -415,6 +519,7 @@ impl RingConv {
     #[inline(always)]
     pub(crate) fn run<const W: usize>(&mut self, x: &[f32], n: usize, y: &mut [f32], steady: bool) {
         let start = self.ring.push(x, n, steady);
-        self.ring.conv::<W>(&self.conv, start, n, &mut self.off, y);
+        self.ring
+            .conv::<W>(&self.conv, start, n, &mut self.off, &[], y);
     }
 }

@@ -806,8 +806,32 @@ struct Bufs {
 
 struct LayerRt {
     spec: LayerSpec,
+    /// The dilated convolution as run: with the input mixer fused into it
+    /// ([`Conv::with_mixin`]) when no FiLM sits between them and the sum (`fused`).
+    conv: Conv,
+    fused: bool,
     ring: Ring,
     off: Vec<usize>,
+}
+
+impl LayerRt {
+    fn new(spec: &LayerSpec) -> LayerRt {
+        let fused = spec.mixer.groups == 1
+            && [CONV_POST, MIXIN_PRE, MIXIN_POST]
+                .iter()
+                .all(|&i| spec.films[i].is_none());
+        LayerRt {
+            conv: if fused {
+                spec.conv.with_mixin(&spec.mixer)
+            } else {
+                spec.conv.clone()
+            },
+            fused,
+            ring: Ring::new(spec.conv.cin, spec.conv.history()),
+            off: vec![0; spec.conv.k],
+            spec: spec.clone(),
+        }
+    }
 }
 
 struct ArrayRt {
@@ -879,15 +903,7 @@ impl Net {
                 first: i == 0,
                 channels: a.channels,
                 rechannel: a.rechannel.clone(),
-                layers: a
-                    .layers
-                    .iter()
-                    .map(|l| LayerRt {
-                        ring: Ring::new(l.conv.cin, l.conv.history()),
-                        off: vec![0; l.conv.k],
-                        spec: l.clone(),
-                    })
-                    .collect(),
+                layers: a.layers.iter().map(LayerRt::new).collect(),
                 head: RingConv::new(a.head_rechannel.clone()),
             })
             .collect();
@@ -1026,26 +1042,33 @@ fn layer<const W: usize>(
     } else {
         l.ring.push(&b.x, n, steady)
     };
-    l.ring.conv::<W>(&s.conv, start, n, &mut l.off, &mut b.z);
-    if let Some(f) = &s.films[CONV_POST] {
-        film::<W>(f, &mut b.z, cond, n, &mut b.film);
-    }
-    // Input mixin of the condition.
-    if let Some(f) = &s.films[MIXIN_PRE] {
-        let d = s.mixer.cin;
-        b.mixin[..rows(d)].copy_from_slice(&cond[..rows(d)]);
-        film::<W>(f, &mut b.mixin, cond, n, &mut b.film);
-        conv1x1::<W>(&s.mixer, &mut b.mix, n, &b.mixin);
+    if l.fused {
+        // Convolution and input mixin of the condition in one pass.
+        l.ring
+            .conv::<W>(&l.conv, start, n, &mut l.off, cond, &mut b.z);
     } else {
-        conv1x1::<W>(&s.mixer, &mut b.mix, n, cond);
-    }
-    if let Some(f) = &s.films[MIXIN_POST] {
-        film::<W>(f, &mut b.mix, cond, n, &mut b.film);
-    }
-    for ch in 0..m {
-        let r = ch * CHUNK;
-        for (z, v) in b.z[r..r + n].iter_mut().zip(&b.mix[r..r + n]) {
-            *z += *v;
+        l.ring
+            .conv::<W>(&l.conv, start, n, &mut l.off, &[], &mut b.z);
+        if let Some(f) = &s.films[CONV_POST] {
+            film::<W>(f, &mut b.z, cond, n, &mut b.film);
+        }
+        // Input mixin of the condition.
+        if let Some(f) = &s.films[MIXIN_PRE] {
+            let d = s.mixer.cin;
+            b.mixin[..rows(d)].copy_from_slice(&cond[..rows(d)]);
+            film::<W>(f, &mut b.mixin, cond, n, &mut b.film);
+            conv1x1::<W>(&s.mixer, &mut b.mix, n, &b.mixin);
+        } else {
+            conv1x1::<W>(&s.mixer, &mut b.mix, n, cond);
+        }
+        if let Some(f) = &s.films[MIXIN_POST] {
+            film::<W>(f, &mut b.mix, cond, n, &mut b.film);
+        }
+        for ch in 0..m {
+            let r = ch * CHUNK;
+            for (z, v) in b.z[r..r + n].iter_mut().zip(&b.mix[r..r + n]) {
+                *z += *v;
+            }
         }
     }
     if let Some(f) = &s.films[ACT_PRE] {
