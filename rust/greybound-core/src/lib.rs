@@ -22,6 +22,7 @@ pub mod nam;
 pub mod neural;
 pub mod processor;
 pub mod rig;
+mod simd;
 pub mod stages;
 
 pub use error::Error;

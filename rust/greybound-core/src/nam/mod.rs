@@ -43,6 +43,7 @@ use std::path::Path;
 use crate::denormal::DenormalGuard;
 use crate::error::Error;
 use crate::processor::{Processor, Spec};
+use crate::simd::Simd;
 
 pub use conv::CHUNK;
 use json::Node;
@@ -159,33 +160,6 @@ pub struct NamModel {
     input: Vec<f32>,
     output: Vec<f32>,
     simd: Simd,
-}
-
-/// Which compiled copy of the chunk loop runs (same arithmetic in each).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Simd {
-    Portable,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-}
-
-impl Simd {
-    fn detect() -> Simd {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("fma") {
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    return Simd::Avx512;
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    return Simd::Avx2;
-                }
-            }
-        }
-        Simd::Portable
-    }
 }
 
 /// One parsed model object (a whole file, or a container's submodel).

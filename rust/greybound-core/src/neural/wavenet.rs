@@ -41,6 +41,7 @@ use super::artifact::{Artifact, Clamp, ControlSpec, LayerSpec};
 use crate::denormal::{to_f32_flushed, DenormalGuard};
 use crate::error::Error;
 use crate::processor::{Processor, Spec};
+use crate::simd::Simd;
 
 /// Samples per control segment: γ, β are recomputed at most this often, and the
 /// layer-major loops run over at most this many samples.
@@ -89,34 +90,6 @@ fn sin_squared(t: f32) -> f32 {
     let p = r2.mul_add(p, 1.0);
     let s = r * p;
     s * s
-}
-
-/// Which compiled copy of the segment loop runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Simd {
-    Portable,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-}
-
-impl Simd {
-    fn detect() -> Simd {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if !std::arch::is_x86_feature_detected!("fma") {
-                return Simd::Portable;
-            }
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return Simd::Avx512;
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                return Simd::Avx2;
-            }
-        }
-        Simd::Portable
-    }
 }
 
 /// min(a, b) as one vector instruction (a plain compare-select, without the NaN fix-up
