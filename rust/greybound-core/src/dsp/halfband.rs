@@ -169,7 +169,7 @@ impl Downsampler2 {
         self.odd.clear();
     }
 
-    /// y[k] = Σ_p h_odd[p]·z[2k − 2p] + ½·z[2(k − m − 1) + 1].
+    /// y\[k\] = Σ_p h_odd\[p\]·z\[2k − 2p\] + ½·z\[2(k − m − 1) + 1\].
     #[inline]
     pub fn process(&mut self, z: [f64; 2]) -> f64 {
         self.even.push(z[0]);

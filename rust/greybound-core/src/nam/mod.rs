@@ -5,7 +5,7 @@
 //! grouped convolutions, FiLM, layer1x1/head1x1, gated and blended activations, per-layer
 //! kernel sizes, head objects, post-stack head, `condition_dsp`, slimmable arrays), `LSTM`,
 //! `Linear`, and `SlimmableContainer`. Semantics are those of the official trainer
-//! (`neural-amp-modeler`, `nam.models`); see [`wavenet`] and [`recurrent`] for the maths.
+//! (`neural-amp-modeler`, `nam.models`); see the `wavenet` and `recurrent` submodules for the maths.
 //! Any key the loader does not implement is an error naming the file and the key path
 //! (`A2.nam: config.submodels[1].model.config.layers[0].packing: unsupported key ...`),
 //! never a silently different render. Top-level keys other than `version`,

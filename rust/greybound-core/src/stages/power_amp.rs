@@ -70,7 +70,7 @@ const SOFTPLUS_LINEAR_ABOVE: f64 = 36.0;
 /// Screen voltage (V) below which the tube is taken as cut off (no E1 can form).
 const MIN_SCREEN_VOLTS: f64 = 1e-3;
 
-/// Koren's pentode law (plate and screen currents) with the constants in [`SPEC`].
+/// Koren's pentode law (plate and screen currents) with the constants in this module's `SPEC`.
 #[derive(Debug, Clone, Copy)]
 pub struct Pentode {
     pub mu: f64,

@@ -135,7 +135,7 @@ impl SpeakerLoad {
         })
     }
 
-    /// z⁻¹ coefficients after `prepare`: (b, a), a[0] = 1.
+    /// z⁻¹ coefficients after `prepare`: (b, a), a\[0\] = 1.
     pub fn coefficients(&self) -> ([f64; 4], [f64; 4]) {
         (self.b, self.a)
     }
