@@ -109,7 +109,7 @@ lab-wavenet-golden: setup
 	$(LAB) train-wavenet --config fixtures/models/nox30-wavenet-medium.json5 --output-dir $(WAVENET_RUN)
 	$(LAB) wavenet-golden --run-dir $(WAVENET_RUN)
 
-# The self-made NAM captures in nam_refs/ (issue 9): official trainer, minutes each.
+# The self-made NAM captures in nam_refs/ (issue 9): official trainer, ≈ 14 min each.
 lab-nam-captures: setup
 	$(LAB) nam-capture --preset nox30-top_boost-v5
 	$(LAB) nam-capture --preset nox30-hot-v8

@@ -849,7 +849,7 @@ def _add_nam_capture(sub) -> None:
     p.add_argument("--rig", default="nox30", help="rig file or name (default nox30)")
     p.add_argument("--channel", default=None, help="rig channel of a new capture")
     p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 3)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 12)")
     p.add_argument("--seed", type=int, default=None, help="seed (preset: 0)")
     p.add_argument("--output-dir", default="nam_refs", help="where to write (default nam_refs/)")
     p.set_defaults(handler=_cmd_nam_capture)

@@ -30,7 +30,7 @@ record the output, train. ``make_capture`` does that:
    ``nam.models.init_from_nam``), content hashes and the command.
 
 ``CAPTURES`` lists the committed captures; ``greybound-lab nam-capture --preset NAME``
-rebuilds one (3 epochs: about 7 minutes on one core of a busy 2-core machine; the
+rebuilds one (12 epochs: about 14 minutes on one core of a busy 2-core machine; the
 tests that train are marked ``slow``).
 """
 
@@ -86,7 +86,7 @@ class CaptureSpec:
     gain_knob: str = "volume"
     top_cut: bool = False
     seed: int = 0
-    epochs: int = 3
+    epochs: int = 12
     batch_size: int = 2
     ny: int = 8192
 

@@ -71,10 +71,12 @@ MAX_DELAY_S = 0.1
 DELAY_SLACK_SAMPLES = 1.0
 #: Stimuli whose outputs form the "music" aggregate.
 MUSIC_STIMULI = ("di_phrase", "plucks")
-#: THD compared only where the rig's or the model's THD is at least this (dB re H1): below
-#: it, both are residual products 50 dB under the tone and a dB difference is not audible.
+#: THD compared only where the rig's or the model's THD is at least this (dB re H1), and
+#: each THD is raised to it before the difference: below it, products sit 50 dB under the
+#: tone and their exact level is not audible, so a model cleaner than this where the rig
+#: is at −49 dB is 1 dB off, not the 70 dB of two ill-conditioned tiny ratios.
 THD_FLOOR_DB = -50.0
-#: IMD compared only where the rig's or the model's IMD is at least this (dB), likewise.
+#: IMD compared and floored like THD (dB).
 IMD_FLOOR_DB = -50.0
 #: Band residuals are gated in the bands within this many dB of the reference's strongest
 #: band, the bands that carry the sound (the Nox30's output spans ~20 dB over 200 Hz–16 kHz;
@@ -347,7 +349,7 @@ def _thd_rows(stim, rig_y: np.ndarray, nam_y: np.ndarray, fs: float) -> list[dic
                 "level_dbfs": float(level),
                 "rig_thd_db": tr.thd_db,
                 "nam_thd_db": tn.thd_db,
-                "delta_db": abs(tn.thd_db - tr.thd_db),
+                "delta_db": abs(max(tn.thd_db, THD_FLOOR_DB) - max(tr.thd_db, THD_FLOOR_DB)),
                 "compared": compared,
                 "rig_out_dbfs": tr.fundamental_dbfs,
                 "nam_out_dbfs": tn.fundamental_dbfs,
@@ -368,7 +370,7 @@ def _imd_row(stim, rig_y: np.ndarray, nam_y: np.ndarray, fs: float) -> dict[str,
         "stimulus": stim.name,
         "rig_imd_db": r_db,
         "nam_imd_db": n_db,
-        "delta_db": abs(n_db - r_db),
+        "delta_db": abs(max(n_db, IMD_FLOOR_DB) - max(r_db, IMD_FLOOR_DB)),
         "compared": max(r_db, n_db) >= IMD_FLOOR_DB,
     }
 
