@@ -667,24 +667,13 @@ def import_benchmark_json(store: TrendStore, path: str | Path) -> int:
         where = f"benchmarks[{i}]."
         fullname = _bench_field(path, bench, "fullname", str, where)
         stats = _bench_field(path, bench, "stats", dict, where)
-        for stat, metric in BENCH_STATS:
-            value = _bench_field(path, stats, stat, (int, float), f"{where}stats.")
-            rows.append(
-                Measurement(
-                    test_id=fullname,
-                    suite="bench",
-                    metric=metric,
-                    value=float(value),
-                    unit="s",
-                    fixture=bench.get("group"),
-                    better="lower",
-                )
-            )
         extra = bench.get("extra_info") or {}
-        for metric, (unit, better) in BENCH_EXTRA.items():
-            if metric not in extra:
-                continue
-            value = _bench_field(path, extra, metric, (int, float), f"{where}extra_info.")
+        # (source dict, key, metric, unit, better) of every number this benchmark gives.
+        fields = [(stats, "stats.", stat, metric, "s", "lower") for stat, metric in BENCH_STATS]
+        fields += [(extra, "extra_info.", m, m, unit, better)
+                   for m, (unit, better) in BENCH_EXTRA.items() if m in extra]  # fmt: skip
+        for source, prefix, key, metric, unit, better in fields:
+            value = _bench_field(path, source, key, (int, float), where + prefix)
             rows.append(
                 Measurement(
                     test_id=fullname,
