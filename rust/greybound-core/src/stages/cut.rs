@@ -14,11 +14,11 @@
 //! and `c_cut` 94 nF for a 1 MΩ pot with 47 nF). `source_impedance` is the inverter's
 //! plate output resistance (≈ Ra ∥ rp), `load_impedance` the power-tube grid leak.
 
-use super::circuit_stage::{CircuitDesign, CircuitStage, DEFAULT_SMOOTHING_MS, MAX_SMOOTHING_MS};
+use super::circuit_stage::{CircuitStage, DEFAULT_SMOOTHING_MS, MAX_SMOOTHING_MS};
+use super::one_knob::{OneKnob, OneKnobCircuit};
 use super::params::{number as num, Params, StageSpec};
 use super::tone_stack::MIN_POT_OHMS;
-use crate::circuit::{Linear, Netlist, Node};
-use crate::error::Error;
+use crate::circuit::{Netlist, Node};
 
 pub const KIND: &str = "cut";
 
@@ -90,53 +90,20 @@ pub const CUT_ID: u32 = 0;
 pub const SMOOTHING_ID: u32 = 6;
 
 /// The cut control stage.
-pub type Cut = CircuitStage<CutDesign>;
+pub type Cut = CircuitStage<OneKnob<CutCircuit>>;
 
-pub struct CutDesign {
-    params: Params,
-    /// The live knob's value (starts at the `cut` parameter).
-    cut: f64,
-}
+/// The cut control's netlist at a knob value.
+pub struct CutCircuit;
 
-impl CircuitDesign for CutDesign {
-    type Device = Linear;
+impl OneKnobCircuit for CutCircuit {
     const KIND: &'static str = KIND;
+    const KNOB: &'static str = "cut";
+    const KNOB_IDS: &'static [u32; 1] = &[CUT_ID];
+    const SMOOTHING_ID: u32 = SMOOTHING_ID;
 
-    fn from_params(params: &Params) -> Result<Self, Error> {
-        Ok(CutDesign {
-            params: params.clone(),
-            cut: params.num("cut"),
-        })
-    }
-
-    fn netlist(&self) -> Netlist {
-        let mut net = Netlist::default();
-        self.netlist_into(&mut net);
-        net
-    }
-
-    fn knob_ids(&self) -> &'static [u32] {
-        &[CUT_ID]
-    }
-
-    fn knob(&self, _id: u32) -> f64 {
-        self.cut
-    }
-
-    fn set_knob(&mut self, id: u32, value: f64) {
-        if id == CUT_ID {
-            self.cut = value;
-        }
-    }
-
-    fn smoothing(&self) -> Option<(u32, f64)> {
-        Some((SMOOTHING_ID, self.params.num("smoothing_ms")))
-    }
-
-    fn netlist_into(&self, net: &mut Netlist) {
-        let p = &self.params;
+    fn netlist_at(p: &Params, cut: f64, net: &mut Netlist) {
         let (x, m) = (Node::Internal(0), Node::Internal(1));
-        let r = (p.num("r_series") + (1.0 - self.cut) * p.num("r_pot")).max(MIN_POT_OHMS);
+        let r = (p.num("r_series") + (1.0 - cut) * p.num("r_pot")).max(MIN_POT_OHMS);
         net.clear_to(2, &[]);
         net.resistor(Node::Source(0), x, p.num("source_impedance"))
             .resistor(x, m, r)
@@ -145,9 +112,5 @@ impl CircuitDesign for CutDesign {
             net.resistor(x, Node::Ground, p.num("load_impedance"));
         }
         net.output = (x, Node::Ground);
-    }
-
-    fn device(&self) -> Linear {
-        Linear
     }
 }

@@ -8,6 +8,7 @@ mod cathode_follower;
 mod circuit_stage;
 mod cut;
 mod diode_clipper;
+mod one_knob;
 mod output_transformer;
 mod params;
 mod phase_inverter;

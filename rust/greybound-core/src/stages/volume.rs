@@ -10,11 +10,11 @@
 //! puts 10 % of the resistance below the wiper at half rotation. Pot segments are kept
 //! ≥ 1 Ω (a wiper's contact resistance). With `c_bright = 0` the stage is memoryless.
 
-use super::circuit_stage::{CircuitDesign, CircuitStage, DEFAULT_SMOOTHING_MS, MAX_SMOOTHING_MS};
+use super::circuit_stage::{CircuitStage, DEFAULT_SMOOTHING_MS, MAX_SMOOTHING_MS};
+use super::one_knob::{OneKnob, OneKnobCircuit};
 use super::params::{choice, number as num, Params, StageSpec};
 use super::tone_stack::MIN_POT_OHMS;
-use crate::circuit::{Linear, Netlist, Node};
-use crate::error::Error;
+use crate::circuit::{Netlist, Node};
 
 pub const KIND: &str = "volume";
 
@@ -83,52 +83,19 @@ pub fn taper_fraction(position: f64, taper: &str) -> f64 {
 }
 
 /// The volume control stage.
-pub type Volume = CircuitStage<VolumeDesign>;
+pub type Volume = CircuitStage<OneKnob<VolumeCircuit>>;
 
-pub struct VolumeDesign {
-    params: Params,
-    /// The live knob's value (starts at the `position` parameter).
-    position: f64,
-}
+/// The volume control's netlist at a knob value.
+pub struct VolumeCircuit;
 
-impl CircuitDesign for VolumeDesign {
-    type Device = Linear;
+impl OneKnobCircuit for VolumeCircuit {
     const KIND: &'static str = KIND;
+    const KNOB: &'static str = "position";
+    const KNOB_IDS: &'static [u32; 1] = &[POSITION_ID];
+    const SMOOTHING_ID: u32 = SMOOTHING_ID;
 
-    fn from_params(params: &Params) -> Result<Self, Error> {
-        Ok(VolumeDesign {
-            params: params.clone(),
-            position: params.num("position"),
-        })
-    }
-
-    fn netlist(&self) -> Netlist {
-        let mut net = Netlist::default();
-        self.netlist_into(&mut net);
-        net
-    }
-
-    fn knob_ids(&self) -> &'static [u32] {
-        &[POSITION_ID]
-    }
-
-    fn knob(&self, _id: u32) -> f64 {
-        self.position
-    }
-
-    fn set_knob(&mut self, id: u32, value: f64) {
-        if id == POSITION_ID {
-            self.position = value;
-        }
-    }
-
-    fn smoothing(&self) -> Option<(u32, f64)> {
-        Some((SMOOTHING_ID, self.params.num("smoothing_ms")))
-    }
-
-    fn netlist_into(&self, net: &mut Netlist) {
-        let p = &self.params;
-        let a = taper_fraction(self.position, p.text("taper"));
+    fn netlist_at(p: &Params, position: f64, net: &mut Netlist) {
+        let a = taper_fraction(position, p.text("taper"));
         let r = p.num("r_pot");
         let ideal = p.num("source_impedance") == 0.0;
         let (top, w) = if ideal {
@@ -147,9 +114,5 @@ impl CircuitDesign for VolumeDesign {
             net.resistor(w, Node::Ground, p.num("load_impedance"));
         }
         net.output = (w, Node::Ground);
-    }
-
-    fn device(&self) -> Linear {
-        Linear
     }
 }
