@@ -6,6 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+mod common;
+
+use common::random;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use greybound_core::neural::{artifact, Artifact, WaveNet};
 use greybound_core::{Processor, Spec};
@@ -16,20 +19,6 @@ const C: usize = 4;
 const K: usize = 3;
 const H: usize = 16;
 const KNOBS: usize = 4;
-
-/// Seeded uniform values in [−scale, scale) (splitmix64).
-fn random(n: usize, scale: f32, state: &mut u64) -> Vec<f32> {
-    (0..n)
-        .map(|_| {
-            *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = *state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            scale * (((z >> 40) as f32 / (1u64 << 23) as f32) - 1.0)
-        })
-        .collect()
-}
 
 /// The benchmark artifact, built in memory (descriptor text through the strict parser).
 fn artifact_1440() -> Artifact {

@@ -101,6 +101,38 @@ pub struct ControlSpec {
     pub log10: bool,
 }
 
+impl ControlSpec {
+    /// The feature the network sees for a raw control value: clamped to `range` (NaN →
+    /// `default`), log10 when declared, then `(f − offset)·scale`.
+    pub fn feature(&self, value: f64) -> f64 {
+        let v = if value.is_nan() {
+            self.default
+        } else {
+            value.clamp(self.range[0], self.range[1])
+        };
+        let f = if self.log10 { v.log10() } else { v };
+        (f - self.offset) * self.scale
+    }
+}
+
+/// `Ok` when `spec`'s sample rate is one of `rates` (Hz, within 1e-6); else an
+/// `InvalidSpec` error naming `what` (e.g. "wavenet 'nox30'") and the supported rates.
+pub(crate) fn check_sample_rate(
+    what: &str,
+    rates: &[f64],
+    spec: &crate::processor::Spec,
+) -> Result<(), crate::error::Error> {
+    if rates.iter().any(|r| (r - spec.sample_rate).abs() < 1e-6) {
+        return Ok(());
+    }
+    Err(crate::error::Error::InvalidSpec {
+        reason: format!(
+            "{what} supports sample rates {rates:?} Hz, not {} Hz",
+            spec.sample_rate
+        ),
+    })
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {

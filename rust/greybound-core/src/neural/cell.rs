@@ -1,6 +1,6 @@
 //! [`NeuralCell`]: a loaded artifact as a real-time [`Processor`].
 
-use super::artifact::{Artifact, Clamp, ControlSpec};
+use super::artifact::{check_sample_rate, Artifact, Clamp, ControlSpec};
 use super::layers::Layer;
 use super::wavenet::WaveNet;
 use crate::denormal::{to_f32_flushed, DenormalGuard};
@@ -70,7 +70,7 @@ impl NeuralCell {
             control_features: d
                 .controls
                 .iter()
-                .map(|c| condition_control(c, c.default))
+                .map(|c| c.feature(c.default) as f32)
                 .collect(),
             controls: d.controls.clone(),
             ring: vec![0.0; 2 * d.input.context_samples],
@@ -157,32 +157,10 @@ impl NeuralCell {
     }
 }
 
-/// A control's feature value for a raw value (clamped to its declared range).
-fn condition_control(c: &ControlSpec, value: f64) -> f32 {
-    let v = if value.is_nan() {
-        c.default
-    } else {
-        value.clamp(c.range[0], c.range[1])
-    };
-    let f = if c.log10 { v.log10() } else { v };
-    ((f - c.offset) * c.scale) as f32
-}
-
 impl Processor for NeuralCell {
     fn prepare(&mut self, spec: &Spec) -> Result<(), Error> {
         spec.validate()?;
-        if !self
-            .rates
-            .iter()
-            .any(|r| (r - spec.sample_rate).abs() < 1e-6)
-        {
-            return Err(Error::InvalidSpec {
-                reason: format!(
-                    "neural cell '{}' supports sample rates {:?} Hz, not {} Hz",
-                    self.name, self.rates, spec.sample_rate
-                ),
-            });
-        }
+        check_sample_rate(&format!("neural cell '{}'", self.name), &self.rates, spec)?;
         if let Some(w) = &mut self.wavenet {
             w.prepare(spec)?;
         }
@@ -208,7 +186,7 @@ impl Processor for NeuralCell {
             return;
         }
         if let Some(c) = self.controls.get(id as usize) {
-            self.control_features[id as usize] = condition_control(c, value as f64);
+            self.control_features[id as usize] = c.feature(value as f64) as f32;
         }
     }
 

@@ -37,7 +37,7 @@
 //! is allocated in [`WaveNet::new`]; `process`, `reset`, `set_param` and
 //! [`WaveNet::set_control_immediate`] never allocate.
 
-use super::artifact::{Artifact, Clamp, ControlSpec, LayerSpec};
+use super::artifact::{check_sample_rate, Artifact, Clamp, ControlSpec, LayerSpec};
 use crate::denormal::{to_f32_flushed, DenormalGuard};
 use crate::error::Error;
 use crate::processor::{Processor, Spec};
@@ -246,11 +246,7 @@ impl WaveNet {
                 }
             }
         }
-        let defaults: Vec<f64> = d
-            .controls
-            .iter()
-            .map(|s| condition_control(s, s.default))
-            .collect();
+        let defaults: Vec<f64> = d.controls.iter().map(|s| s.feature(s.default)).collect();
         let mut net = WaveNet {
             name: d.name.clone(),
             rates: d.sample_rates_supported.clone(),
@@ -382,7 +378,7 @@ impl WaveNet {
         let Some(spec) = self.knobs.specs.get(id) else {
             return;
         };
-        let f = condition_control(spec, value as f64);
+        let f = spec.feature(value as f64);
         let kn = &mut self.knobs;
         kn.target[id] = f;
         kn.current[id] = f;
@@ -688,32 +684,10 @@ fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
         .collect()
 }
 
-/// A control's feature for a raw value (clamped to its range; NaN → default), in f64.
-fn condition_control(c: &ControlSpec, value: f64) -> f64 {
-    let v = if value.is_nan() {
-        c.default
-    } else {
-        value.clamp(c.range[0], c.range[1])
-    };
-    let f = if c.log10 { v.log10() } else { v };
-    (f - c.offset) * c.scale
-}
-
 impl Processor for WaveNet {
     fn prepare(&mut self, spec: &Spec) -> Result<(), Error> {
         spec.validate()?;
-        if !self
-            .rates
-            .iter()
-            .any(|r| (r - spec.sample_rate).abs() < 1e-6)
-        {
-            return Err(Error::InvalidSpec {
-                reason: format!(
-                    "wavenet '{}' supports sample rates {:?} Hz, not {} Hz",
-                    self.name, self.rates, spec.sample_rate
-                ),
-            });
-        }
+        check_sample_rate(&format!("wavenet '{}'", self.name), &self.rates, spec)?;
         self.knobs.sample_rate = spec.sample_rate;
         self.reset();
         Ok(())
@@ -763,7 +737,7 @@ impl Processor for WaveNet {
             .knobs
             .specs
             .get(id as usize)
-            .map(|spec| condition_control(spec, value as f64))
+            .map(|spec| spec.feature(value as f64))
         else {
             return;
         };
