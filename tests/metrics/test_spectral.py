@@ -38,9 +38,12 @@ def test_identical_signals_have_zero_distance():
 @given(gain=st.floats(0.1, 10.0), seed=st.integers(0, 1000))
 def test_gain_error_closed_form(gain, seed):
     # Every STFT magnitude scales by g: spectral convergence = |1 − g| and the log-magnitude
-    # L1 = |ln g| exactly (noise keeps every bin far above the 1e-4 magnitude floor;
-    # float32 arithmetic leaves ~1e-6 relative).
-    x = 0.3 * band_limited_noise(8192, seed, f_max=0.5)
+    # L1 = |ln g| exactly, for bins above the 1e-4 magnitude floor (float32 arithmetic leaves
+    # ~1e-6 relative). Noise bin magnitudes are Rayleigh: P(|X| < floor) ≈ (floor/σ)², so at
+    # 0.3 V a few of the ~17k bins fall under the floor for some seeds (seed 445: the L1 is
+    # 4e-5 low). At 10 V the chance is 1000× smaller and the closed form holds (the metrics
+    # are level-independent; they take any finite signal).
+    x = 10.0 * band_limited_noise(8192, seed, f_max=0.5)
     terms = stft_terms(x, gain * x, FS, n_fft=1024, hop=256)
     assert terms.spectral_convergence == pytest.approx(abs(1 - gain), abs=1e-5)
     assert terms.log_magnitude_l1 == pytest.approx(abs(math.log(gain)), abs=1e-5)
