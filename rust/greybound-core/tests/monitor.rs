@@ -73,9 +73,12 @@ fn power_amp_reports_b_plus_sag_under_a_loud_note() {
     stage.set_probing(true);
     render(stage.as_mut(), &vec![0.0; 512], 512);
     let rest = stage.take_probe().expect("probing");
-    // At rest B+ sits still: min = max to the solver's precision.
+    // At rest B+ sits still: min = max to the solver's precision. The solution table's
+    // interpolation at the DC point differs from the exact solution by ~1e-8 relative, so
+    // the state settles by a few µV of 325 V (measured 2.9e-6 V); 1e-4 V is still five
+    // orders under the sag below.
     assert!(
-        (rest.supply_max_v - rest.supply_min_v).abs() < 1e-6,
+        (rest.supply_max_v - rest.supply_min_v).abs() < 1e-4,
         "{rest:?}"
     );
     // 40 V of differential grid drive takes both sides from cut-off to grid 0 V: class-AB

@@ -15,6 +15,21 @@ pub trait Nonlinearity: Send {
     fn dc_guess(&self) -> [f64; 4] {
         [0.0; 4]
     }
+    /// Ports whose voltage enters the device law (the rest only carry current).
+    const SENSED: [bool; 4] = [true; 4];
+    /// Ports that carry current (the rest only sense a voltage).
+    const DRIVEN: [bool; 4] = [true; 4];
+    /// Two independent halves — each port belongs to one, and a half's currents depend on
+    /// its own ports only — for the split solution tables (`DkSolver::tabulate`).
+    const HALVES: Option<[Half; 2]> = None;
+}
+
+/// One half of a device made of two independent parts: two sensed ports and the one port
+/// that carries its current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Half {
+    pub sense: [usize; 2],
+    pub driven: usize,
 }
 
 /// A linear circuit: no ports.
@@ -266,6 +281,8 @@ impl GridDiodeTriode {
 
 impl Nonlinearity for GridDiodeTriode {
     const PORTS: usize = 3;
+    const SENSED: [bool; 4] = [true, true, true, false];
+    const DRIVEN: [bool; 4] = [true, false, true, false];
 
     #[inline]
     fn eval(&self, v: &[f64; 4], i: &mut [f64; 4], jac: &mut [f64; 16]) {

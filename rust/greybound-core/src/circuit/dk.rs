@@ -6,6 +6,10 @@ use super::netlist::{Netlist, Node};
 use crate::denormal::flush;
 use crate::error::Error;
 
+mod tabulate;
+use tabulate::{drive, Tabulation};
+pub use tabulate::{exploration, TableInfo};
+
 /// Largest number of nonlinear ports a circuit may have.
 pub const MAX_PORTS: usize = 4;
 
@@ -193,6 +197,20 @@ impl Reducer {
         }
         for (c, &(a, b, _)) in caps.iter().enumerate() {
             stamp(a, b, gc[c]);
+        }
+        // A controlled current g·(V(c) − V(d)) into a and out of b: on the nodal
+        // equations' left side with the opposite sign (or into the source coupling).
+        for &(a, b, c, d, gm) in &net.vccs {
+            for (row, sr) in [(a, 1.0), (b, -1.0)] {
+                let Node::Internal(i) = row else { continue };
+                for (col, sc) in [(c, 1.0), (d, -1.0)] {
+                    match col {
+                        Node::Internal(j) => g[i * n + j] -= sr * sc * gm,
+                        Node::Source(k) => bs[i * ns + k] += sr * sc * gm,
+                        Node::Ground => {}
+                    }
+                }
+            }
         }
         if !invert_into(&self.g, n, &mut self.work, &mut self.ginv) {
             return false;
@@ -475,6 +493,13 @@ pub struct DkSolver<N: Nonlinearity> {
     caps: Vec<(Node, Node, f64)>,
     reducer: Reducer,
     tr_next: Reduced,
+    /// Solution tables replacing Newton (`tabulate`), and the samples that missed them.
+    table: Option<Tabulation>,
+    table_misses: u64,
+    /// The last sample's input (V), and whether `v` lags behind a table-solved sample
+    /// (the tables give currents only; voltages follow on demand).
+    last_u0: f64,
+    v_stale: bool,
 }
 
 impl<N: Nonlinearity> DkSolver<N> {
@@ -595,6 +620,10 @@ impl<N: Nonlinearity> DkSolver<N> {
             reducer: Reducer::new(net, &caps),
             net: net.clone(),
             caps,
+            table: None,
+            table_misses: 0,
+            last_u0: 0.0,
+            v_stale: false,
         };
         solver.y_rest = solver.output_at_rest(&dc, u, &i);
         solver.tail = solver.compute_tail(sample_rate);
@@ -674,6 +703,7 @@ impl<N: Nonlinearity> DkSolver<N> {
             || net.ports != old.ports
             || net.output != old.output
             || net.capacitors != old.capacitors
+            || net.vccs != old.vccs
             || !same(&net.resistors, &old.resistors)
             || !net.resistors.iter().all(|r| r.2.is_finite() && r.2 > 0.0)
         {
@@ -699,8 +729,10 @@ impl<N: Nonlinearity> DkSolver<N> {
             self.q_const[c] = (1..ns).map(|s| tr.qu[c * ns + s] * u[s]).sum();
         }
         self.y_const = (1..ns).map(|s| tr.ou[s] * u[s]).sum();
-        // The predictor learned under the old matrices does not apply to the new ones.
+        // The predictor learned under the old matrices does not apply to the new ones, nor
+        // do solution tables.
         self.predict = [0.0; MAX_PORTS];
+        self.table = None;
         true
     }
 
@@ -712,46 +744,39 @@ impl<N: Nonlinearity> DkSolver<N> {
         self.jac = self.jac_rest;
         self.predict = [0.0; MAX_PORTS];
         self.newton_failures = 0;
+        self.table_misses = 0;
+        self.last_u0 = 0.0;
+        self.v_stale = false;
+        if let Some(Tabulation::Split(s)) = self.table.as_mut() {
+            s.reset();
+        }
     }
 
     /// One sample: input `u0` (V) → output (V). Allocation-free, never panics.
     #[inline]
     pub fn step(&mut self, u0: f64) -> f64 {
         let np = N::PORTS;
-        let m = &self.m;
-        let mut p = self.p_const;
-        for a in 0..np {
-            p[a] += m.pu0[a] * u0;
-        }
-        for (ph, h) in m.ph.iter().zip(&self.h) {
-            for a in 0..np {
-                p[a] += ph[a] * h;
-            }
-        }
         if np > 0 {
-            let (mut v, mut i, mut jac) = (self.v, self.i, self.jac);
-            let (ok, first) = newton(
-                &self.nl,
-                &m.k,
-                &p,
-                &mut v,
-                &mut i,
-                &mut jac,
-                self.max_iter,
-                &self.predict,
-            );
-            if !ok {
-                self.newton_failures += 1;
-            }
-            if v[..np].iter().chain(&i[..np]).all(|x| x.is_finite()) {
-                for a in 0..np {
-                    self.predict[a] = v[a] - first[a];
+            let m = &self.m;
+            let hit = match self.table.as_mut() {
+                Some(Tabulation::Single(t)) => t.solve(&self.h, u0, &mut self.i),
+                Some(Tabulation::Split(t)) => {
+                    let p = drive(&m.pu0, &m.ph, &self.p_const, &self.h, u0, np);
+                    t.solve(&p, &m.k, &mut self.i)
                 }
-                self.v = v;
-                self.i = i;
-                self.jac = jac;
+                None => false,
+            };
+            if hit {
+                self.v_stale = true;
+            } else {
+                if self.table.is_some() {
+                    self.table_misses += 1;
+                }
+                self.newton_step(u0);
             }
+            self.last_u0 = u0;
         }
+        let m = &self.m;
         let i = &self.i;
         let mut y = self.y_const + m.ou0 * u0;
         for (oh, h) in m.oh.iter().zip(&self.h) {
@@ -775,6 +800,69 @@ impl<N: Nonlinearity> DkSolver<N> {
         y
     }
 
+    /// The per-sample Newton solve of the port equation at input `u0` (V): warm start from
+    /// the previous sample (whose voltages are first computed when a table solved it),
+    /// result into `v`, `i`, `jac`. Must run before `step` swaps the history buffers.
+    fn newton_step(&mut self, u0: f64) {
+        let np = N::PORTS;
+        if self.v_stale {
+            // The previous sample's own voltages (not the new drive with the old currents:
+            // a jump in drive would start Newton far out on an exponential).
+            self.v = self.port_voltages();
+            let (i, jac) = eval_at(&self.nl, &self.v);
+            self.i = i;
+            self.jac = jac;
+            self.predict = [0.0; MAX_PORTS];
+            self.v_stale = false;
+        }
+        let m = &self.m;
+        let p = drive(&m.pu0, &m.ph, &self.p_const, &self.h, u0, np);
+        let (mut v, mut i, mut jac) = (self.v, self.i, self.jac);
+        let (ok, first) = newton(
+            &self.nl,
+            &m.k,
+            &p,
+            &mut v,
+            &mut i,
+            &mut jac,
+            self.max_iter,
+            &self.predict,
+        );
+        if !ok {
+            self.newton_failures += 1;
+        }
+        if v[..np].iter().chain(&i[..np]).all(|x| x.is_finite()) {
+            for a in 0..np {
+                self.predict[a] = v[a] - first[a];
+            }
+            self.v = v;
+            self.i = i;
+            self.jac = jac;
+        }
+    }
+
+    /// Port voltages `p + K·i` (V).
+    fn voltages_at(&self, p: &[f64; MAX_PORTS], i: &[f64; MAX_PORTS]) -> [f64; MAX_PORTS] {
+        let np = N::PORTS;
+        let mut v = *p;
+        for a in 0..np {
+            for b in 0..np {
+                v[a] += self.m.k[a * 4 + b] * i[b];
+            }
+        }
+        v
+    }
+
+    /// Samples a solution table missed (solved by Newton instead) since the last reset.
+    pub fn table_misses(&self) -> u64 {
+        self.table_misses
+    }
+
+    /// Whether solution tables solve the port equation (see [`DkSolver::tabulate`]).
+    pub fn is_tabulated(&self) -> bool {
+        self.table.is_some()
+    }
+
     /// Output at the DC rest point (V).
     pub fn rest_output(&self) -> f64 {
         self.y_rest
@@ -791,9 +879,23 @@ impl<N: Nonlinearity> DkSolver<N> {
     }
 
     /// Port voltages (V) of the last solved sample (the rest point after `prepare`/`reset`),
-    /// in port order.
-    pub fn port_voltages(&self) -> &[f64] {
-        &self.v[..self.np]
+    /// in port order (only the first `PORTS` entries are meaningful). After a table-solved
+    /// sample they are computed here from that sample's drive (its history is `h_next`
+    /// once `step` has swapped the buffers).
+    pub fn port_voltages(&self) -> [f64; MAX_PORTS] {
+        if !self.v_stale {
+            return self.v;
+        }
+        let m = &self.m;
+        let p = drive(
+            &m.pu0,
+            &m.ph,
+            &self.p_const,
+            &self.h_next,
+            self.last_u0,
+            N::PORTS,
+        );
+        self.voltages_at(&p, &self.i)
     }
 
     /// Samples for which Newton stopped at the iteration limit since the last reset.

@@ -19,10 +19,14 @@ mod devices;
 mod dk;
 mod linalg;
 mod netlist;
+mod table;
 
-pub use devices::{DiodePair, GridDiodeTriode, KorenTriode, Linear, Nonlinearity, ShockleyDiode};
-pub use dk::{DkSolver, MAX_PORTS};
+pub use devices::{
+    DiodePair, GridDiodeTriode, Half, KorenTriode, Linear, Nonlinearity, ShockleyDiode,
+};
+pub use dk::{exploration, DkSolver, TableInfo, MAX_PORTS};
 pub use netlist::{Netlist, Node};
+pub use table::{Axis, HermiteTable, Lookup, NodeSample};
 
 /// Thermal voltage kT/q at 27 °C (300.15 K), SPICE's default temperature, in volts.
 pub const THERMAL_VOLTAGE_27C: f64 = 1.380_649e-23 * 300.15 / 1.602_176_634e-19;

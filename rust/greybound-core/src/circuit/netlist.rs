@@ -19,6 +19,9 @@ pub struct Netlist {
     pub source_volts: Vec<f64>,
     pub resistors: Vec<(Node, Node, f64)>,
     pub capacitors: Vec<(Node, Node, f64)>,
+    /// Linear voltage-controlled current sources `(a, b, c, d, g)`: a current
+    /// `g·(V(c) − V(d))` (A, `g` in S, either sign) leaves node b and enters node a.
+    pub vccs: Vec<(Node, Node, Node, Node, f64)>,
     /// Nonlinear ports `(a, b)`: port voltage is V(a) − V(b), port current flows from a to
     /// b through the device.
     pub ports: Vec<(Node, Node)>,
@@ -49,6 +52,7 @@ impl Netlist {
         self.source_volts.extend_from_slice(supplies);
         self.resistors.clear();
         self.capacitors.clear();
+        self.vccs.clear();
         self.ports.clear();
         self.output = (Node::Ground, Node::Ground);
         self
@@ -61,6 +65,13 @@ impl Netlist {
 
     pub fn capacitor(&mut self, a: Node, b: Node, farads: f64) -> &mut Self {
         self.capacitors.push((a, b, farads));
+        self
+    }
+
+    /// A current `g·(V(c) − V(d))` from node b into node a (a transconductance or, in
+    /// pairs, a gyrator).
+    pub fn vccs(&mut self, a: Node, b: Node, c: Node, d: Node, g: f64) -> &mut Self {
+        self.vccs.push((a, b, c, d, g));
         self
     }
 

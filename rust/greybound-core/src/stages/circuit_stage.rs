@@ -107,6 +107,13 @@ pub trait CircuitDesign: Send + Sized {
     fn smoothing(&self) -> Option<(u32, f64)> {
         None
     }
+    /// Peak input (V) the stage is designed for, when its port equation is to be solved by
+    /// tables (`DkSolver::tabulate`, explored up to this level) instead of Newton per
+    /// sample; `None` (the default) keeps Newton. Only honoured for designs without knobs
+    /// (a knob re-reduces the circuit, which would invalidate the tables).
+    fn table_drive_v(&self) -> Option<f64> {
+        None
+    }
     /// Writes the netlist into `net`, reusing its storage: must not allocate when `net`
     /// already holds this design's netlist (knob changes keep the topology).
     fn netlist_into(&self, net: &mut Netlist) {
@@ -197,7 +204,7 @@ impl<D: CircuitDesign> CircuitStage<D> {
                     if *x == 0.0 && y != 0.0 {
                         p.denormal_flushes += 1;
                     }
-                    if let Some(r) = self.design.rails(s.port_voltages()) {
+                    if let Some(r) = self.design.rails(&s.port_voltages()) {
                         if !r.supply_v.is_nan() {
                             p.observe_supply(r.supply_v);
                         }
@@ -232,6 +239,17 @@ impl<D: CircuitDesign> CircuitStage<D> {
             .map(|s| (s.rest_port_voltages(), s.rest_port_currents()))
     }
 
+    /// Samples the solution tables missed (solved by Newton instead) since the last reset;
+    /// 0 for a stage solved by Newton throughout.
+    pub fn table_misses(&self) -> u64 {
+        self.solver.as_ref().map_or(0, |s| s.table_misses())
+    }
+
+    /// Whether the port equation is solved by tables (see [`CircuitDesign::table_drive_v`]).
+    pub fn is_tabulated(&self) -> bool {
+        self.solver.as_ref().is_some_and(|s| s.is_tabulated())
+    }
+
     /// Samples where Newton hit the iteration limit since the last reset.
     pub fn newton_failures(&self) -> u64 {
         self.solver.as_ref().map_or(0, |s| s.newton_failures())
@@ -248,13 +266,16 @@ impl<D: CircuitDesign> Processor for CircuitStage<D> {
         self.scratch = self.design.netlist();
         self.sample_rate = spec.sample_rate;
         self.clock = 0;
-        let solver = DkSolver::new(
+        let mut solver = DkSolver::new(
             &self.scratch,
             self.design.device(),
             spec.sample_rate,
             self.design.max_iterations(),
             D::KIND,
         )?;
+        if let (Some(peak), true) = (self.design.table_drive_v(), self.knobs.is_empty()) {
+            solver.tabulate(spec.sample_rate, peak, D::KIND)?;
+        }
         self.solver = Some(solver);
         Ok(())
     }

@@ -23,16 +23,18 @@
 //! and 2: a capacitor `C_m = g·φ_sat'` integrates `g·V_X`, and `g·h(V_M)` is drawn from X,
 //! with `g = φ_sat'/L_m'`), which under the trapezoidal rule is exactly a trapezoidal
 //! inductor; a resistor on M gives the inductor a series resistance of `R_L/1000` (a DC
-//! path; it lets 1e-3 of DC through).
+//! path; it lets 1e-3 of DC through). The drive and the gyrator are linear controlled
+//! sources in the netlist; only the cubic term is a nonlinear port, sensed through V(M)
+//! alone, so its solution table is one-dimensional.
 //!
 //! Leakage: the series leakage inductance and the winding capacitance form the top
 //! roll-off; this stage keeps one first-order low-pass at the leakage corner
 //! `f_lp = (plate_resistance + raa)/(2π·leakage_inductance)`, realized as a shunt `C_x`
 //! across the (current-driven) load. Approximation: no resonance peak, first order only.
-//! Ports: 0 = (Vin, gnd) sense, 1 = (gnd, X), 2 = (gnd, M).
+//! Ports: 0 = (gnd, X) carries the cubic magnetizing current, 1 = (M, gnd) senses the flux.
 
 use super::circuit_stage::{CircuitDesign, CircuitStage};
-use super::params::{number as num, Params, StageSpec};
+use super::params::{number as num, table_peak, Params, StageSpec, SOLVER};
 use crate::circuit::{Netlist, Node, Nonlinearity};
 use crate::error::Error;
 use std::f64::consts::PI;
@@ -53,32 +55,32 @@ pub const SPEC: StageSpec = StageSpec {
         num("raa", 3.5e3, 10.0, 1e6, "ohm", "plate-to-plate reflected load"),
         num("speaker_load", 8.0, 0.1, 1e4, "ohm", "nominal speaker load"),
         num("max_iterations", 50.0, 1.0, 1000.0, "", "Newton iteration limit per sample"),
+        SOLVER,
+        table_peak(60.0),
     ],
 };
 
-/// The Norton drive and the gyrated, saturating magnetizing inductance (see module doc).
+/// The core's nonlinearity: the cubic part of the magnetizing current, drawn from X under
+/// the control of the normalized flux V(M) (the linear part of the B–H law, the gyrator and
+/// the Norton drive are linear controlled sources in the netlist). Ports: 0 = (gnd, X)
+/// carries `−(g/3)·V(M)³` into X, 1 = (M, gnd) senses V(M).
 #[derive(Debug, Clone, Copy)]
 pub struct TransformerCore {
-    /// 1/R_L (S): input volts to drive current.
-    pub g_in: f64,
     /// Gyration conductance g (S).
     pub g: f64,
 }
 
 impl Nonlinearity for TransformerCore {
-    const PORTS: usize = 3;
+    const PORTS: usize = 2;
+    const SENSED: [bool; 4] = [false, true, false, false];
+    const DRIVEN: [bool; 4] = [true, false, false, false];
 
     #[inline]
     fn eval(&self, v: &[f64; 4], i: &mut [f64; 4], jac: &mut [f64; 16]) {
-        let vm = -v[2]; // normalized flux φ/φ_sat'
-        i[0] = 0.0;
-        i[1] = self.g_in * v[0] - self.g * vm * (1.0 + vm * vm / 3.0);
-        i[2] = -self.g * v[1]; // g·V_X into M
-        i[3] = 0.0;
+        let vm = v[1]; // normalized flux φ/φ_sat'
+        *i = [-self.g / 3.0 * vm * vm * vm, 0.0, 0.0, 0.0];
         jac.fill(0.0);
-        jac[4] = self.g_in;
-        jac[4 + 2] = self.g * (1.0 + vm * vm);
-        jac[8 + 1] = -self.g;
+        jac[1] = -self.g * vm * vm;
     }
 }
 
@@ -130,25 +132,32 @@ impl CircuitDesign for OutputTransformerDesign {
     }
 
     fn netlist(&self) -> Netlist {
-        let (_, c_m, r_m, c_x) = self.elements();
-        let (x, m) = (Node::Internal(0), Node::Internal(1));
+        let (g, c_m, r_m, c_x) = self.elements();
+        let (x, m, gnd) = (Node::Internal(0), Node::Internal(1), Node::Ground);
+        let rl = self.params.num("speaker_load");
         let mut net = Netlist::new(2, &[]);
-        net.resistor(x, Node::Ground, self.params.num("speaker_load"))
-            .capacitor(x, Node::Ground, c_x)
-            .capacitor(m, Node::Ground, c_m)
-            .resistor(m, Node::Ground, r_m)
-            .port(Node::Source(0), Node::Ground)
-            .port(Node::Ground, x)
-            .port(Node::Ground, m);
+        net.resistor(x, gnd, rl)
+            .capacitor(x, gnd, c_x)
+            .capacitor(m, gnd, c_m)
+            .resistor(m, gnd, r_m)
+            // Norton drive Vin/R_L into X; the gyrator: −g·V(M) into X, g·V(X) into M.
+            .vccs(x, gnd, Node::Source(0), gnd, 1.0 / rl)
+            .vccs(x, gnd, m, gnd, -g)
+            .vccs(m, gnd, x, gnd, g)
+            .port(gnd, x)
+            .port(m, gnd);
         net.output = (x, Node::Ground);
         net
     }
 
     fn device(&self) -> TransformerCore {
         TransformerCore {
-            g_in: 1.0 / self.params.num("speaker_load"),
             g: self.elements().0,
         }
+    }
+
+    fn table_drive_v(&self) -> Option<f64> {
+        self.params.table_drive_v()
     }
 
     fn max_iterations(&self) -> usize {

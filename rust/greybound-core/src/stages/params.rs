@@ -184,6 +184,34 @@ pub const fn number(
 }
 
 /// Declares a choice parameter.
+/// The `solver` parameter shared by the tube stages: how the port equation is solved.
+pub const SOLVER: ParamSpec = choice(
+    "solver",
+    "table",
+    &["table", "newton"],
+    "port equation: solution tables built in prepare (Newton where a sample leaves them), or damped Newton every sample",
+);
+
+/// The `table_peak` parameter of a tube stage: the input peak (V) its tables are explored
+/// to, with the stage's own default.
+pub const fn table_peak(default: f64) -> ParamSpec {
+    number(
+        "table_peak",
+        default,
+        1e-3,
+        1e4,
+        "V",
+        "input peak the solution tables are explored to (beyond it: Newton)",
+    )
+}
+
+impl Params {
+    /// The exploration peak (V) when `solver` is `"table"`, else `None`.
+    pub fn table_drive_v(&self) -> Option<f64> {
+        (self.text("solver") == "table").then(|| self.num("table_peak"))
+    }
+}
+
 pub const fn choice(
     name: &'static str,
     default: &'static str,

@@ -17,8 +17,8 @@
 //! the power stage itself is driven by this stage's differential output as an ideal source.
 
 use super::circuit_stage::{CircuitDesign, CircuitStage};
-use super::params::{number as num, Params, StageSpec};
-use crate::circuit::{KorenTriode, Netlist, Node, Nonlinearity};
+use super::params::{number as num, table_peak, Params, StageSpec, SOLVER};
+use crate::circuit::{Half, KorenTriode, Netlist, Node, Nonlinearity};
 use crate::error::Error;
 
 pub const KIND: &str = "phase_inverter";
@@ -114,6 +114,8 @@ pub const SPEC: StageSpec = StageSpec {
             "",
             "Newton iteration limit per sample",
         ),
+        SOLVER,
+        table_peak(60.0),
     ],
 };
 
@@ -124,6 +126,17 @@ pub struct TriodePair(pub KorenTriode);
 
 impl Nonlinearity for TriodePair {
     const PORTS: usize = 4;
+    const DRIVEN: [bool; 4] = [false, true, false, true];
+    const HALVES: Option<[Half; 2]> = Some([
+        Half {
+            sense: [0, 1],
+            driven: 1,
+        },
+        Half {
+            sense: [2, 3],
+            driven: 3,
+        },
+    ]);
 
     #[inline]
     fn eval(&self, v: &[f64; 4], i: &mut [f64; 4], jac: &mut [f64; 16]) {
@@ -190,6 +203,10 @@ impl CircuitDesign for PhaseInverterDesign {
     fn device(&self) -> TriodePair {
         let p = &self.params;
         TriodePair(super::koren_from(p))
+    }
+
+    fn table_drive_v(&self) -> Option<f64> {
+        self.params.table_drive_v()
     }
 
     fn max_iterations(&self) -> usize {

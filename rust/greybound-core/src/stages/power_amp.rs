@@ -37,7 +37,7 @@
 //!   cone resonance: the speaker-load interaction is this nominal load only).
 
 use super::circuit_stage::{CircuitDesign, CircuitStage};
-use super::params::{number as num, Params, StageSpec};
+use super::params::{number as num, table_peak, Params, StageSpec, SOLVER};
 use crate::circuit::{Netlist, Node, Nonlinearity};
 use crate::error::Error;
 use crate::monitor::Rails;
@@ -62,6 +62,8 @@ pub const SPEC: StageSpec = StageSpec {
         num("kp", 200.0, 1.0, 1e4, "", "Koren KP"),
         num("kvb", 20.0, 0.1, 1e4, "V", "Koren KVB (knee)"),
         num("max_iterations", 50.0, 1.0, 1000.0, "", "Newton iteration limit per sample"),
+        SOLVER,
+        table_peak(300.0),
     ],
 };
 
@@ -160,6 +162,8 @@ impl PushPullPentodes {
 
 impl Nonlinearity for PushPullPentodes {
     const PORTS: usize = 3;
+    const SENSED: [bool; 4] = [true, true, true, false];
+    const DRIVEN: [bool; 4] = [false, true, true, false];
 
     #[inline]
     fn eval(&self, v: &[f64; 4], i: &mut [f64; 4], jac: &mut [f64; 16]) {
@@ -237,6 +241,10 @@ impl CircuitDesign for PowerAmpDesign {
 
     fn device(&self) -> PushPullPentodes {
         Self::device_of(&self.params)
+    }
+
+    fn table_drive_v(&self) -> Option<f64> {
+        self.params.table_drive_v()
     }
 
     fn max_iterations(&self) -> usize {

@@ -15,7 +15,7 @@
 //! capacitance `c_grid_plate` is kept because with the stage gain it forms a pole in band.
 
 use super::circuit_stage::{CircuitDesign, CircuitStage};
-use super::params::{number as num, Params, StageSpec};
+use super::params::{number as num, table_peak, Params, StageSpec, SOLVER};
 use crate::circuit::{
     GridDiodeTriode, KorenTriode, Netlist, Node, ShockleyDiode, THERMAL_VOLTAGE_27C,
 };
@@ -48,6 +48,8 @@ pub const SPEC: StageSpec = StageSpec {
         num("diode_rs", 1.0, 0.0, 1e6, "ohm", "grid diode series resistance RS"),
         num("diode_n", 1.0, 0.5, 4.0, "", "grid diode emission coefficient N"),
         num("max_iterations", 50.0, 1.0, 1000.0, "", "Newton iteration limit per sample"),
+        SOLVER,
+        table_peak(40.0),
     ],
 };
 
@@ -109,6 +111,10 @@ impl CircuitDesign for TriodeDesign {
             &self.koren(),
             ShockleyDiode::new(p.num("diode_is"), p.num("diode_n"), THERMAL_VOLTAGE_27C),
         )
+    }
+
+    fn table_drive_v(&self) -> Option<f64> {
+        self.params.table_drive_v()
     }
 
     fn max_iterations(&self) -> usize {
