@@ -5,6 +5,10 @@ the references solve every sample to 1e-13; both discretize with the same trapez
 so the only expected difference is that rounding — half an ulp of float32. We allow 2 ulp
 at the output's peak magnitude (2·2⁻²³·peak ≈ 2.4e-7 relative). A wrong equation, sign or
 discretization shows up orders of magnitude above this (measured: ~5e-8 relative).
+
+The triode is run with ``solver="newton"`` (every sample solved, the equation under test);
+its shipping default, the solution tables, is checked against the same reference at the
+tables' own tolerance (−60 dB of peak, justified in ``rust/greybound-core/tests/tabulated.rs``).
 """
 
 import numpy as np
@@ -16,10 +20,14 @@ from harness.runtime import Stage
 RATES = [44100, 48000, 96000]
 F32_ULP = 2.0**-23
 
+TABLE_TOL = 1e-3
+NEWTON = {"solver": "newton"}
+
 CASES = {
-    "triode-overdriven": ("triode_common_cathode", triode.simulate, {}, 2.0),
+    "triode-overdriven": ("triode_common_cathode", triode.simulate, NEWTON, 2.0),
     "triode-unbypassed-hot": (
-        "triode_common_cathode", triode.simulate, {"c_cathode": 0.0, "b_plus": 300.0}, 5.0,
+        "triode_common_cathode", triode.simulate,
+        {"c_cathode": 0.0, "b_plus": 300.0, **NEWTON}, 5.0,
     ),
     "clipper": ("diode_clipper", diode_clipper.simulate, {}, 2.0),
     "clipper-loaded": (
@@ -53,13 +61,24 @@ def _stimulus(sample_rate: float, peak: float) -> np.ndarray:
 def test_rust_stage_matches_reference(case, sample_rate):
     kind, reference, params, peak = CASES[case]
     x = _stimulus(sample_rate, peak)
-    expected = reference(x, sample_rate, **params)
+    expected = reference(x, sample_rate, **{k: v for k, v in params.items() if k != "solver"})
     got = Stage(kind, sample_rate, **params).process(x)
     scale = np.max(np.abs(expected))
     err = np.max(np.abs(got - expected))
     assert err <= 2 * F32_ULP * scale, (
         f"{case} @ {sample_rate} Hz: max error {err:.3g} V on {scale:.3g} V peak"
     )
+
+
+@pytest.mark.parametrize("case", ["triode-overdriven", "triode-unbypassed-hot"])
+def test_triode_solution_tables_match_the_reference(case):
+    kind, reference, params, peak = CASES[case]
+    params = {k: v for k, v in params.items() if k != "solver"}
+    x = _stimulus(48000, peak)
+    expected = reference(x, 48000, **params)
+    got = Stage(kind, 48000, **params).process(x)
+    err = np.max(np.abs(got - expected)) / np.max(np.abs(expected))
+    assert err <= TABLE_TOL, f"{case}: tables off the reference by {err:.3g} of peak"
 
 
 def test_reference_op_point_is_the_textbook_bias():
