@@ -128,7 +128,7 @@ pub struct NodeSample {
     pub mixed: [f64; MAX_OUTPUTS],
 }
 
-/// A cubic Hermite table over one or two dimensions with up to [`MAX_OUTPUTS`] outputs.
+/// A cubic Hermite table over one or two dimensions with up to two outputs.
 #[derive(Debug, Clone)]
 pub struct HermiteTable {
     axes: [Axis; 2],
