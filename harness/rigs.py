@@ -677,7 +677,7 @@ def _merge_probes(probes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Chain totals of the stages' probes; B+ extremes over the stages with a supply node."""
     total = {k: sum(p[k] for p in probes.values())
              for k in ("rail_excursions", "nan_sanitized", "input_clamped",
-                       "denormal_flushes", "newton_failures")}  # fmt: skip
+                       "denormal_flushes", "newton_failures", "table_misses")}  # fmt: skip
     lows = [p["supply_min_v"] for p in probes.values() if p["supply_min_v"] is not None]
     highs = [p["supply_max_v"] for p in probes.values() if p["supply_max_v"] is not None]
     total["b_plus_min_v"] = min(lows) if lows else None
@@ -702,7 +702,8 @@ def render_monitored(
     ``near_clip_dbfs``), ``nan_count``, ``inf_count``, ``denormal_count`` of the output
     samples; ``rail_excursions`` summed over the stages' probes), plus ``nan_sanitized``,
     ``input_clamped``, ``denormal_flushes`` (runtime flushes inside the stages),
-    ``newton_failures``, ``b_plus_min_v``/``b_plus_max_v`` (V, the supply node of the
+    ``newton_failures``, ``table_misses`` (samples solved by Newton outside a stage's solution
+    tables), ``b_plus_min_v``/``b_plus_max_v`` (V, the supply node of the
     stages that have one: the power amp's B+), ``cpu_ns`` (wall time of the block through
     the chain and any cells, Python call overhead included; the cab IR, applied after the
     chain, is not included), ``budget_ns`` (block duration), ``xrun`` (cpu_ns > budget_ns),
@@ -771,7 +772,8 @@ def render_monitored(
     totals = {k: sum(r[k] for r in records)
               for k in ("n_samples", "clip_count", "near_clip_count", "rail_excursions",
                         "nan_count", "inf_count", "denormal_count", "nan_sanitized",
-                        "input_clamped", "denormal_flushes", "newton_failures")}  # fmt: skip
+                        "input_clamped", "denormal_flushes", "newton_failures",
+                        "table_misses")}  # fmt: skip
     lows = [r["b_plus_min_v"] for r in records if r["b_plus_min_v"] is not None]
     highs = [r["b_plus_max_v"] for r in records if r["b_plus_max_v"] is not None]
     summary = {

@@ -147,8 +147,9 @@ class Stage(_Native):
         stage kind has none: ``samples`` (at the stage's own, possibly oversampled, rate),
         ``nan_sanitized`` (NaN inputs replaced by 0 V), ``input_clamped`` (inputs beyond
         ±1 kV), ``denormal_flushes`` (outputs that would have been subnormal, set to 0),
-        ``newton_failures``, ``supply_min_v``/``supply_max_v`` (the supply node, V; None
-        for an ideal supply) and ``rail_excursions`` (samples with a node outside its
+        ``newton_failures``, ``table_misses`` (samples solved by Newton outside the solution
+        tables), ``supply_min_v``/``supply_max_v`` (the supply node, V; None for an ideal
+        supply) and ``rail_excursions`` (samples with a node outside its
         rails: the stage's module doc in ``greybound_core::stages`` names node and rails).
         Circuit stages have telemetry; a triode reports its plate-to-cathode voltage
         outside [0, B+], the power amp its B+ node and plates outside [0, 2·v_supply]."""

@@ -24,6 +24,8 @@ pub struct Probe {
     pub denormal_flushes: u64,
     /// Samples where Newton stopped at the iteration limit.
     pub newton_failures: u64,
+    /// Samples a stage's solution tables missed (solved by Newton instead).
+    pub table_misses: u64,
     pub supply_min_v: f64,
     pub supply_max_v: f64,
     pub rail_excursions: u64,
@@ -37,6 +39,7 @@ impl Default for Probe {
             input_clamped: 0,
             denormal_flushes: 0,
             newton_failures: 0,
+            table_misses: 0,
             supply_min_v: f64::NAN,
             supply_max_v: f64::NAN,
             rail_excursions: 0,

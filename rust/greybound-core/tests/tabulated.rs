@@ -160,3 +160,22 @@ fn reset_restores_the_table_solver_bit_for_bit() {
     let again = render(&mut s, &x);
     assert_eq!(first, again);
 }
+
+#[test]
+fn the_probe_reports_table_misses_per_take() {
+    let small = [("table_peak", ParamValue::Number(0.5))];
+    let mut s = stage::<TriodeCommonCathode>("triode_common_cathode", &small);
+    s.set_probing(true);
+    render(&mut s, &chord(0.1));
+    let quiet = s.take_probe().expect("probing");
+    assert_eq!(quiet.table_misses, 0, "inside the tables");
+    render(&mut s, &chord(20.0));
+    let loud = s.take_probe().expect("probing");
+    assert!(loud.table_misses > 1000, "{loud:?}");
+    assert!(loud.table_misses <= loud.samples);
+    assert_eq!(
+        s.take_probe().expect("probing").table_misses,
+        0,
+        "counted once"
+    );
+}

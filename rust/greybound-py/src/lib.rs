@@ -219,7 +219,7 @@ impl NativeStage {
     }
 
     /// Telemetry since the last call, as a dict (samples, nan_sanitized, input_clamped,
-    /// denormal_flushes, newton_failures, supply_min_v, supply_max_v, rail_excursions;
+    /// denormal_flushes, newton_failures, table_misses, supply_min_v, supply_max_v, rail_excursions;
     /// NaN supply extremes become None); None when probing is off or the stage has none.
     fn take_probe<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         let Some(p) = self.locked()?.take_probe() else {
@@ -231,6 +231,7 @@ impl NativeStage {
         d.set_item("input_clamped", p.input_clamped)?;
         d.set_item("denormal_flushes", p.denormal_flushes)?;
         d.set_item("newton_failures", p.newton_failures)?;
+        d.set_item("table_misses", p.table_misses)?;
         let volts = |v: f64| (!v.is_nan()).then_some(v);
         d.set_item("supply_min_v", volts(p.supply_min_v))?;
         d.set_item("supply_max_v", volts(p.supply_max_v))?;

@@ -126,8 +126,8 @@ pub struct CircuitStage<D: CircuitDesign> {
     pub(super) design: D,
     pub(super) solver: Option<DkSolver<D::Device>>,
     /// Telemetry since the last take (`Some` while probing), and the solver's Newton
-    /// failure count at that take.
-    probe: Option<(Probe, u64)>,
+    /// failure and table miss counts at that take.
+    probe: Option<(Probe, u64, u64)>,
     /// One ramp per knob of the design.
     knobs: Vec<Smoother>,
     smoothing_ms: f64,
@@ -192,7 +192,7 @@ impl<D: CircuitDesign> CircuitStage<D> {
             (Some(s), None) => buf
                 .iter_mut()
                 .for_each(|x| *x = to_f32_flushed(s.step(condition_input(*x)))),
-            (Some(s), Some((p, _))) => {
+            (Some(s), Some((p, _, _))) => {
                 for x in buf.iter_mut() {
                     if x.is_nan() {
                         p.nan_sanitized += 1;
@@ -344,17 +344,19 @@ impl<D: CircuitDesign> Processor for CircuitStage<D> {
     }
 
     fn set_probing(&mut self, on: bool) {
-        let failures = self.newton_failures();
-        self.probe = on.then(|| (Probe::default(), failures));
+        let (failures, misses) = (self.newton_failures(), self.table_misses());
+        self.probe = on.then(|| (Probe::default(), failures, misses));
     }
 
     fn take_probe(&mut self) -> Option<Probe> {
-        let failures = self.newton_failures();
-        let (p, at_take) = self.probe.as_mut()?;
+        let (failures, misses) = (self.newton_failures(), self.table_misses());
+        let (p, failures_at, misses_at) = self.probe.as_mut()?;
         let mut out = std::mem::take(p);
-        // The solver's counter restarts at reset; a smaller count means a reset happened.
-        out.newton_failures = failures - (*at_take).min(failures);
-        *at_take = failures;
+        // The solver's counters restart at reset; a smaller count means a reset happened.
+        out.newton_failures = failures - (*failures_at).min(failures);
+        out.table_misses = misses - (*misses_at).min(misses);
+        *failures_at = failures;
+        *misses_at = misses;
         Some(out)
     }
 
