@@ -7,11 +7,15 @@ use crate::denormal::flush;
 use crate::error::Error;
 
 mod tabulate;
+pub use tabulate::exploration;
 use tabulate::{drive, Tabulation};
-pub use tabulate::{exploration, TableInfo};
 
 /// Largest number of nonlinear ports a circuit may have.
 pub const MAX_PORTS: usize = 4;
+/// Largest number of (non-zero) capacitors a circuit may have. The per-sample state lives
+/// in fixed arrays of this size, zero-padded, so that the state update is straight-line
+/// code without bounds checks (every stage today has at most four).
+pub const MAX_CAPS: usize = 4;
 
 /// Level, relative to an impulse, at which the tail is considered over: −80 dB.
 const TAIL_DECAY: f64 = 1e-4;
@@ -276,14 +280,15 @@ struct StepMatrices {
     k: [f64; 16],
     /// ∂v/∂u₀ (port voltages per input volt).
     pu0: [f64; MAX_PORTS],
-    /// Per capacitor c: ∂v/∂h_c.
-    ph: Vec<[f64; MAX_PORTS]>,
+    /// Per capacitor c: ∂v/∂h_c (zero beyond the circuit's capacitors, as below).
+    ph: [[f64; MAX_PORTS]; MAX_CAPS],
     /// Per capacitor c: ∂vc_c/∂i.
-    qi: Vec<[f64; MAX_PORTS]>,
-    qu0: Vec<f64>,
-    qh: Vec<f64>,
+    qi: [[f64; MAX_PORTS]; MAX_CAPS],
+    qu0: [f64; MAX_CAPS],
+    /// Row c: ∂vc_c/∂h.
+    qh: [[f64; MAX_CAPS]; MAX_CAPS],
     ou0: f64,
-    oh: Vec<f64>,
+    oh: [f64; MAX_CAPS],
     oi: [f64; MAX_PORTS],
 }
 
@@ -292,12 +297,12 @@ impl StepMatrices {
         let mut m = StepMatrices {
             k: [0.0; 16],
             pu0: [0.0; MAX_PORTS],
-            ph: vec![[0.0; MAX_PORTS]; nc],
-            qi: vec![[0.0; MAX_PORTS]; nc],
-            qu0: vec![0.0; nc],
-            qh: vec![0.0; nc * nc],
+            ph: [[0.0; MAX_PORTS]; MAX_CAPS],
+            qi: [[0.0; MAX_PORTS]; MAX_CAPS],
+            qu0: [0.0; MAX_CAPS],
+            qh: [[0.0; MAX_CAPS]; MAX_CAPS],
             ou0: 0.0,
-            oh: vec![0.0; nc],
+            oh: [0.0; MAX_CAPS],
             oi: [0.0; MAX_PORTS],
         };
         m.fill(r, np, nc, ns);
@@ -314,11 +319,11 @@ impl StepMatrices {
             self.ph[c] = std::array::from_fn(|a| if a < np { r.ph[a * nc + c] } else { 0.0 });
             self.qi[c] = std::array::from_fn(|a| if a < np { r.qi[c * np + a] } else { 0.0 });
             self.qu0[c] = r.qu[c * ns];
+            self.qh[c][..nc].copy_from_slice(&r.qh[c * nc..(c + 1) * nc]);
         }
         self.k = pad_ports(&r.k, np);
-        self.qh.copy_from_slice(&r.qh);
         self.ou0 = r.ou[0];
-        self.oh.copy_from_slice(&r.oh);
+        self.oh[..nc].copy_from_slice(&r.oh);
     }
 }
 
@@ -466,12 +471,14 @@ pub struct DkSolver<N: Nonlinearity> {
     m: StepMatrices,
     /// Contributions of the constant sources (supplies) to p, vc and y.
     p_const: [f64; MAX_PORTS],
-    q_const: Vec<f64>,
+    q_const: [f64; MAX_CAPS],
     y_const: f64,
-    /// Trapezoidal companion conductance 2C/T per capacitor (S).
+    /// Trapezoidal companion conductance 2C/T per capacitor (S), and twice it (zero-padded).
     gc: Vec<f64>,
-    h: Vec<f64>,
-    h_next: Vec<f64>,
+    two_gc: [f64; MAX_CAPS],
+    /// Capacitor history currents (A), zero-padded to `MAX_CAPS`.
+    h: [f64; MAX_CAPS],
+    h_next: [f64; MAX_CAPS],
     v: [f64; MAX_PORTS],
     i: [f64; MAX_PORTS],
     jac: [f64; 16],
@@ -547,6 +554,12 @@ impl<N: Nonlinearity> DkSolver<N> {
             .filter(|c| c.2 > 0.0)
             .collect();
         let nc = caps.len();
+        if nc > MAX_CAPS {
+            return Err(Error::Circuit {
+                stage: stage.into(),
+                reason: format!("{nc} capacitors (max {MAX_CAPS})"),
+            });
+        }
         let t = 1.0 / sample_rate;
         let gc: Vec<f64> = caps.iter().map(|c| 2.0 * c.2 / t).collect();
         let tr = reduce(net, &caps, &gc, stage)?;
@@ -587,9 +600,16 @@ impl<N: Nonlinearity> DkSolver<N> {
         for a in 0..np {
             p_const[a] = (1..ns).map(|s| tr.pu[a * ns + s] * u[s]).sum();
         }
-        let q_const: Vec<f64> = (0..nc)
-            .map(|c| (1..ns).map(|s| tr.qu[c * ns + s] * u[s]).sum())
-            .collect();
+        let mut q_const = [0.0; MAX_CAPS];
+        for c in 0..nc {
+            q_const[c] = (1..ns).map(|s| tr.qu[c * ns + s] * u[s]).sum();
+        }
+        let mut two_gc = [0.0; MAX_CAPS];
+        for c in 0..nc {
+            two_gc[c] = 2.0 * gc[c];
+        }
+        let mut h = [0.0; MAX_CAPS];
+        h[..nc].copy_from_slice(&h_rest);
         let y_const: f64 = (1..ns).map(|s| tr.ou[s] * u[s]).sum();
 
         let mut solver = DkSolver {
@@ -603,8 +623,9 @@ impl<N: Nonlinearity> DkSolver<N> {
             q_const,
             y_const,
             gc,
-            h: h_rest.clone(),
-            h_next: vec![0.0; nc],
+            two_gc,
+            h,
+            h_next: [0.0; MAX_CAPS],
             v,
             i,
             jac,
@@ -738,7 +759,7 @@ impl<N: Nonlinearity> DkSolver<N> {
 
     /// Returns to the DC rest state. Allocation-free.
     pub fn reset(&mut self) {
-        self.h.copy_from_slice(&self.h_rest);
+        self.h[..self.nc].copy_from_slice(&self.h_rest);
         self.v = self.v_rest;
         self.i = self.i_rest;
         self.jac = self.jac_rest;
@@ -747,21 +768,54 @@ impl<N: Nonlinearity> DkSolver<N> {
         self.table_misses = 0;
         self.last_u0 = 0.0;
         self.v_stale = false;
-        if let Some(Tabulation::Split(s)) = self.table.as_mut() {
-            s.reset();
+        match self.table.as_mut() {
+            Some(Tabulation::Split(s)) => s.reset(),
+            Some(Tabulation::Single(s)) => s.anchor(&self.h),
+            None => {}
         }
     }
 
-    /// One sample: input `u0` (V) → output (V). Allocation-free, never panics.
-    #[inline]
+    /// One sample: input `u0` (V) → output (V). Allocation-free, never panics. The state
+    /// update uses fused multiply-adds (`mul_add`: one rounding, the same bits on every
+    /// CPU); callers on the audio path compile it with the CPU's FMA (see
+    /// `CircuitStage::process`), elsewhere it falls back to libm's `fma`.
+    #[inline(always)]
     pub fn step(&mut self, u0: f64) -> f64 {
+        // One branch per sample (always the same one) buys loops of the circuit's own
+        // length, unrolled, over the padded arrays.
+        match self.nc {
+            0 => self.step_n::<0>(u0),
+            1 => self.step_n::<1>(u0),
+            2 => self.step_n::<2>(u0),
+            3 => self.step_n::<3>(u0),
+            _ => self.step_n::<MAX_CAPS>(u0),
+        }
+    }
+
+    /// [`DkSolver::step`] for a circuit with `NC` capacitors.
+    #[inline(always)]
+    fn step_n<const NC: usize>(&mut self, u0: f64) -> f64 {
         let np = N::PORTS;
+        // The linear parts first: they do not wait for the port solve. Entries beyond NC
+        // stay zero in both history buffers.
+        let m = &self.m;
+        let mut base = [0.0; MAX_CAPS];
+        for c in 0..NC {
+            let mut b = m.qu0[c].mul_add(u0, self.q_const[c]);
+            for k in 0..NC {
+                b = m.qh[c][k].mul_add(self.h[k], b);
+            }
+            base[c] = b;
+        }
+        let mut y = m.ou0.mul_add(u0, self.y_const);
+        for c in 0..NC {
+            y = m.oh[c].mul_add(self.h[c], y);
+        }
         if np > 0 {
-            let m = &self.m;
             let hit = match self.table.as_mut() {
-                Some(Tabulation::Single(t)) => t.solve(&self.h, u0, &mut self.i),
+                Some(Tabulation::Single(t)) => t.solve(u0, &mut self.i),
                 Some(Tabulation::Split(t)) => {
-                    let p = drive(&m.pu0, &m.ph, &self.p_const, &self.h, u0, np);
+                    let p = drive::<NC>(&m.pu0, &m.ph, &self.p_const, &self.h, u0, np);
                     t.solve(&p, &m.k, &mut self.i)
                 }
                 None => false,
@@ -778,23 +832,24 @@ impl<N: Nonlinearity> DkSolver<N> {
         }
         let m = &self.m;
         let i = &self.i;
-        let mut y = self.y_const + m.ou0 * u0;
-        for (oh, h) in m.oh.iter().zip(&self.h) {
-            y += oh * h;
-        }
+        // Ports that only sense a voltage carry no current (a constant per device: the
+        // test folds away at compile time).
         for a in 0..np {
-            y += m.oi[a] * i[a];
+            if N::DRIVEN[a] {
+                y = m.oi[a].mul_add(i[a], y);
+            }
         }
-        let nc = self.nc;
-        for c in 0..nc {
-            let mut vc = self.q_const[c] + m.qu0[c] * u0;
-            for (q, h) in m.qh[c * nc..(c + 1) * nc].iter().zip(&self.h) {
-                vc += q * h;
-            }
+        for c in 0..NC {
+            let mut vc = base[c];
             for a in 0..np {
-                vc += m.qi[c][a] * i[a];
+                if N::DRIVEN[a] {
+                    vc = m.qi[c][a].mul_add(i[a], vc);
+                }
             }
-            self.h_next[c] = flush(2.0 * self.gc[c] * vc - self.h[c]);
+            self.h_next[c] = flush(self.two_gc[c].mul_add(vc, -self.h[c]));
+        }
+        if let Some(Tabulation::Single(t)) = self.table.as_mut() {
+            t.carry::<NC>(&base, &self.h, &self.two_gc, i);
         }
         std::mem::swap(&mut self.h, &mut self.h_next);
         y
@@ -803,6 +858,7 @@ impl<N: Nonlinearity> DkSolver<N> {
     /// The per-sample Newton solve of the port equation at input `u0` (V): warm start from
     /// the previous sample (whose voltages are first computed when a table solved it),
     /// result into `v`, `i`, `jac`. Must run before `step` swaps the history buffers.
+    #[inline(always)]
     fn newton_step(&mut self, u0: f64) {
         let np = N::PORTS;
         if self.v_stale {
@@ -816,7 +872,7 @@ impl<N: Nonlinearity> DkSolver<N> {
             self.v_stale = false;
         }
         let m = &self.m;
-        let p = drive(&m.pu0, &m.ph, &self.p_const, &self.h, u0, np);
+        let p = drive::<MAX_CAPS>(&m.pu0, &m.ph, &self.p_const, &self.h, u0, np);
         let (mut v, mut i, mut jac) = (self.v, self.i, self.jac);
         let (ok, first) = newton(
             &self.nl,
@@ -853,6 +909,13 @@ impl<N: Nonlinearity> DkSolver<N> {
         v
     }
 
+    /// The rest history, zero-padded.
+    fn h_rest_padded(&self) -> [f64; MAX_CAPS] {
+        let mut h = [0.0; MAX_CAPS];
+        h[..self.nc].copy_from_slice(&self.h_rest);
+        h
+    }
+
     /// Samples a solution table missed (solved by Newton instead) since the last reset.
     pub fn table_misses(&self) -> u64 {
         self.table_misses
@@ -887,7 +950,7 @@ impl<N: Nonlinearity> DkSolver<N> {
             return self.v;
         }
         let m = &self.m;
-        let p = drive(
+        let p = drive::<MAX_CAPS>(
             &m.pu0,
             &m.ph,
             &self.p_const,

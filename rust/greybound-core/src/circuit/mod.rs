@@ -24,7 +24,7 @@ mod table;
 pub use devices::{
     DiodePair, GridDiodeTriode, Half, KorenTriode, Linear, Nonlinearity, ShockleyDiode,
 };
-pub use dk::{exploration, DkSolver, TableInfo, MAX_PORTS};
+pub use dk::{exploration, DkSolver, MAX_CAPS, MAX_PORTS};
 pub use netlist::{Netlist, Node};
 pub use table::{Axis, HermiteTable, Lookup, NodeSample};
 

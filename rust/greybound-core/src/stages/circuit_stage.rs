@@ -186,12 +186,36 @@ impl<D: CircuitDesign> CircuitStage<D> {
         }
     }
 
-    /// Runs the solver over `buf` (the per-sample loop, with or without telemetry).
+    /// Runs the solver over `buf`: the per-sample loop compiled with the CPU's fused
+    /// multiply-add where it has one (x86_64: detected at run time, cached by std), so that
+    /// the solver's `mul_add`s are single instructions; the same bits either way.
     fn run(&mut self, buf: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports FMA (checked just above).
+            unsafe { self.run_fma(buf) };
+            return;
+        }
+        self.run_plain(buf);
+    }
+
+    /// [`Self::run_plain`] compiled with FMA enabled.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "fma")]
+    unsafe fn run_fma(&mut self, buf: &mut [f32]) {
+        self.run_plain(buf);
+    }
+
+    /// The per-sample loop, with or without telemetry.
+    #[inline(always)]
+    fn run_plain(&mut self, buf: &mut [f32]) {
         match (self.solver.as_mut(), self.probe.as_mut()) {
-            (Some(s), None) => buf
-                .iter_mut()
-                .for_each(|x| *x = to_f32_flushed(s.step(condition_input(*x)))),
+            // A plain loop (not a closure): it must inline into `run_fma`.
+            (Some(s), None) => {
+                for x in buf.iter_mut() {
+                    *x = to_f32_flushed(s.step(condition_input(*x)));
+                }
+            }
             (Some(s), Some((p, _, _))) => {
                 for x in buf.iter_mut() {
                     if x.is_nan() {
