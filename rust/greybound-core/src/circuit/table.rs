@@ -29,7 +29,8 @@ pub const AXIS_BINS: usize = 8192;
 #[derive(Debug, Clone)]
 pub struct Axis {
     nodes: Vec<f64>,
-    inv_step: Vec<f64>,
+    /// Per cell: its first node and 1/width, side by side (one load on the audio path).
+    cells: Vec<[f64; 2]>,
     lo: f64,
     inv_bin: f64,
     cell_of_bin: Vec<u16>,
@@ -68,14 +69,18 @@ impl Axis {
             edges.push(b.clamp(lo_b, hi_b));
         }
         let nodes: Vec<f64> = edges.iter().map(|&e| lo + bin * e as f64).collect();
-        let inv_step = nodes.windows(2).map(|w| 1.0 / (w[1] - w[0])).collect();
-        let mut cell_of_bin = vec![0u16; AXIS_BINS];
+        let cells = nodes
+            .windows(2)
+            .map(|w| [w[0], 1.0 / (w[1] - w[0])])
+            .collect();
+        // One more bin than the axis has: x = hi lands in it, in the last cell.
+        let mut cell_of_bin = vec![(n - 2) as u16; AXIS_BINS + 1];
         for c in 0..n - 1 {
             cell_of_bin[edges[c]..edges[c + 1]].fill(c as u16);
         }
         Axis {
             nodes,
-            inv_step,
+            cells,
             lo,
             inv_bin: 1.0 / bin,
             cell_of_bin,
@@ -111,10 +116,9 @@ impl Axis {
         if !(0.0..=AXIS_BINS as f64).contains(&u) {
             return None;
         }
-        let bin = (u as u32 as usize).min(AXIS_BINS - 1);
-        let cell = usize::from(self.cell_of_bin[bin]);
-        let inv = self.inv_step[cell];
-        Some((cell, (x - self.nodes[cell]) * inv, inv))
+        let cell = usize::from(*self.cell_of_bin.get(u as u32 as usize)?);
+        let [x0, inv] = *self.cells.get(cell)?;
+        Some((cell, (x - x0) * inv, inv))
     }
 }
 
@@ -227,7 +231,11 @@ impl HermiteTable {
         if self.dims == 1 {
             let base = c0 * self.outputs * 4;
             for (o, v) in out.iter_mut().enumerate().take(self.outputs) {
-                let a: &[f64; 4] = self.coef[base + o * 4..][..4].try_into().ok()?;
+                let a: &[f64; 4] = self
+                    .coef
+                    .get(base + o * 4..base + o * 4 + 4)?
+                    .try_into()
+                    .ok()?;
                 *v = cubic(a[0], a[1], a[2], a[3], s);
             }
             return Some(out);
@@ -235,7 +243,11 @@ impl HermiteTable {
         let (c1, t, _) = self.axes[1].locate(x[1])?;
         let base = (c0 + (self.axes[0].len() - 1) * c1) * self.outputs * 16;
         for (o, v) in out.iter_mut().enumerate().take(self.outputs) {
-            let a: &[f64; 16] = self.coef[base + o * 16..][..16].try_into().ok()?;
+            let a: &[f64; 16] = self
+                .coef
+                .get(base + o * 16..base + o * 16 + 16)?
+                .try_into()
+                .ok()?;
             let row = |i: usize| cubic(a[i * 4], a[i * 4 + 1], a[i * 4 + 2], a[i * 4 + 3], t);
             *v = cubic(row(0), row(1), row(2), row(3), s);
         }
@@ -250,7 +262,11 @@ impl HermiteTable {
         if self.dims == 1 {
             let base = c0 * self.outputs * 4;
             for o in 0..self.outputs {
-                let a = &self.coef[base + o * 4..][..4];
+                let a: &[f64; 4] = self
+                    .coef
+                    .get(base + o * 4..base + o * 4 + 4)?
+                    .try_into()
+                    .ok()?;
                 out.value[o] = cubic(a[0], a[1], a[2], a[3], s);
                 out.grad[o][0] = slope(a[1], a[2], a[3], s) * inv0;
             }
@@ -259,7 +275,11 @@ impl HermiteTable {
         let (c1, t, inv1) = self.axes[1].locate(x[1])?;
         let base = (c0 + (self.axes[0].len() - 1) * c1) * self.outputs * 16;
         for o in 0..self.outputs {
-            let a = &self.coef[base + o * 16..][..16];
+            let a: &[f64; 16] = self
+                .coef
+                .get(base + o * 16..base + o * 16 + 16)?
+                .try_into()
+                .ok()?;
             // c_i(t) = Σ_j a[i][j] t^j and its t-derivative.
             let mut c = [0.0; 4];
             let mut dc = [0.0; 4];
