@@ -5,7 +5,8 @@
 //! the lab's level convention is that a sample of 1.0 is 1 V at a stage input
 //! (0 dBFS = 1 V peak), see `harness.audio` on the Python side.
 //!
-//! Modules: [`processor`] (the trait, [`Chain`], [`Spec`]), [`denormal`] (scoped FTZ/DAZ),
+//! Modules: [`processor`] (the trait, [`Chain`], [`Spec`]), [`fused`] (consecutive stages
+//! stepped sample by sample in one loop), [`denormal`] (scoped FTZ/DAZ),
 //! [`circuit`] (nodal DK solver shared by every circuit stage), [`stages`] (the circuit
 //! stages — triode, diode clipper, tone stack, the Nox30's follower, inverter, power amp,
 //! transformer, volume and cut — and the registry that builds them by name), [`dsp`]
@@ -17,6 +18,7 @@ pub mod circuit;
 pub mod denormal;
 pub mod dsp;
 pub mod error;
+pub mod fused;
 pub mod monitor;
 pub mod nam;
 pub mod neural;

@@ -1,6 +1,8 @@
-//! The one shape of every stage ([`Processor`]) and the serial [`Chain`] of stages.
+//! The one shape of every stage ([`Processor`]) and the serial [`Chain`] of stages (run
+//! through [`crate::fused::process_stages`]).
 
 use crate::error::Error;
+use crate::fused::{process_stages, Kernel};
 use crate::monitor::Probe;
 
 /// How a stage will be run: sample rate (Hz) and the largest block `process` will see.
@@ -55,6 +57,12 @@ pub trait Processor: Send {
     fn take_probe(&mut self) -> Option<Probe> {
         None
     }
+    /// The stage's per-sample step for a fused chain loop ([`crate::fused`]), while that
+    /// step is all `process` would do; `None` (the default) keeps the stage on `process`.
+    /// Must not allocate.
+    fn kernel(&mut self) -> Option<Kernel<'_>> {
+        None
+    }
 }
 
 /// Stages in series. Latency adds up; the tail is the sum of the stages' tails (a safe
@@ -94,9 +102,7 @@ impl Processor for Chain {
 
     fn process(&mut self, buf: &mut [f32]) {
         let _ftz = crate::denormal::DenormalGuard::new();
-        for stage in self.stages.iter_mut() {
-            stage.process(buf);
-        }
+        process_stages(&mut self.stages, buf);
     }
 
     fn latency_samples(&self) -> usize {

@@ -1,6 +1,7 @@
 //! [`Rig`]: a whole amp as one [`Processor`] — stages in series, an output gain and an
 //! optional cabinet IR — so that a rig renders entirely inside the runtime: one call per
-//! block, no allocation, no host code between stages.
+//! block, no allocation, no host code between stages; consecutive circuit stages run fused
+//! (see [`crate::fused`]).
 //!
 //! Parameters are addressed as `(stage index << 16) | parameter id` in
 //! [`Processor::set_param`] (see [`Rig::param_address`]); the stage smooths the change as
@@ -9,6 +10,7 @@
 use crate::denormal::{to_f32_flushed, DenormalGuard};
 use crate::dsp::IrConvolver;
 use crate::error::Error;
+use crate::fused::process_stages;
 use crate::processor::{Processor, Spec};
 
 /// Bits of a parameter address that hold the parameter id.
@@ -72,9 +74,7 @@ impl Processor for Rig {
 
     fn process(&mut self, buf: &mut [f32]) {
         let _ftz = DenormalGuard::new();
-        for stage in self.stages.iter_mut() {
-            stage.process(buf);
-        }
+        process_stages(&mut self.stages, buf);
         let g = self.gain;
         buf.iter_mut()
             .for_each(|x| *x = to_f32_flushed((*x * g) as f64));

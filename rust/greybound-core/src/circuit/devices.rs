@@ -22,6 +22,20 @@ pub trait Nonlinearity: Send {
     /// Two independent halves — each port belongs to one, and a half's currents depend on
     /// its own ports only — for the split solution tables (`DkSolver::tabulate`).
     const HALVES: Option<[Half; 2]> = None;
+    /// How many of the ports carry current.
+    const DRIVEN_PORTS: usize = driven_ports(Self::PORTS, Self::DRIVEN);
+}
+
+/// The number of `driven` flags set among the first `ports`.
+const fn driven_ports(ports: usize, driven: [bool; 4]) -> usize {
+    let (mut n, mut a) = (0, 0);
+    while a < ports && a < 4 {
+        if driven[a] {
+            n += 1;
+        }
+        a += 1;
+    }
+    n
 }
 
 /// One half of a device made of two independent parts: two sensed ports and the one port

@@ -282,10 +282,10 @@ struct StepMatrices {
     pu0: [f64; MAX_PORTS],
     /// Per capacitor c: ∂v/∂h_c (zero beyond the circuit's capacitors, as below).
     ph: [[f64; MAX_PORTS]; MAX_CAPS],
-    /// Per capacitor c: ∂vc_c/∂i.
-    qi: [[f64; MAX_PORTS]; MAX_CAPS],
+    /// Per port a: ∂vc/∂i_a over the capacitors (column-major, for lanes over c).
+    qi: [[f64; MAX_CAPS]; MAX_PORTS],
     qu0: [f64; MAX_CAPS],
-    /// Row c: ∂vc_c/∂h.
+    /// Per capacitor k: ∂vc/∂h_k over the capacitors (column-major).
     qh: [[f64; MAX_CAPS]; MAX_CAPS],
     ou0: f64,
     oh: [f64; MAX_CAPS],
@@ -298,7 +298,7 @@ impl StepMatrices {
             k: [0.0; 16],
             pu0: [0.0; MAX_PORTS],
             ph: [[0.0; MAX_PORTS]; MAX_CAPS],
-            qi: [[0.0; MAX_PORTS]; MAX_CAPS],
+            qi: [[0.0; MAX_CAPS]; MAX_PORTS],
             qu0: [0.0; MAX_CAPS],
             qh: [[0.0; MAX_CAPS]; MAX_CAPS],
             ou0: 0.0,
@@ -317,9 +317,13 @@ impl StepMatrices {
         }
         for c in 0..nc {
             self.ph[c] = std::array::from_fn(|a| if a < np { r.ph[a * nc + c] } else { 0.0 });
-            self.qi[c] = std::array::from_fn(|a| if a < np { r.qi[c * np + a] } else { 0.0 });
+            for a in 0..np {
+                self.qi[a][c] = r.qi[c * np + a];
+            }
             self.qu0[c] = r.qu[c * ns];
-            self.qh[c][..nc].copy_from_slice(&r.qh[c * nc..(c + 1) * nc]);
+            for k in 0..nc {
+                self.qh[k][c] = r.qh[c * nc + k];
+            }
         }
         self.k = pad_ports(&r.k, np);
         self.ou0 = r.ou[0];
@@ -478,7 +482,8 @@ pub struct DkSolver<N: Nonlinearity> {
     two_gc: [f64; MAX_CAPS],
     /// Capacitor history currents (A), zero-padded to `MAX_CAPS`.
     h: [f64; MAX_CAPS],
-    h_next: [f64; MAX_CAPS],
+    /// The history before the last sample's update (for [`DkSolver::port_voltages`]).
+    h_prev: [f64; MAX_CAPS],
     v: [f64; MAX_PORTS],
     i: [f64; MAX_PORTS],
     jac: [f64; 16],
@@ -625,7 +630,7 @@ impl<N: Nonlinearity> DkSolver<N> {
             gc,
             two_gc,
             h,
-            h_next: [0.0; MAX_CAPS],
+            h_prev: [0.0; MAX_CAPS],
             v,
             i,
             jac,
@@ -798,14 +803,17 @@ impl<N: Nonlinearity> DkSolver<N> {
         let np = N::PORTS;
         // The linear parts first: they do not wait for the port solve. Entries beyond NC
         // stay zero in both history buffers.
+        // Capacitor quantities are computed over all MAX_CAPS lanes (one vector operation
+        // each; the padded lanes stay zero), in the same order per lane as a scalar loop.
         let m = &self.m;
         let mut base = [0.0; MAX_CAPS];
-        for c in 0..NC {
-            let mut b = m.qu0[c].mul_add(u0, self.q_const[c]);
-            for k in 0..NC {
-                b = m.qh[c][k].mul_add(self.h[k], b);
+        for c in 0..MAX_CAPS {
+            base[c] = m.qu0[c].mul_add(u0, self.q_const[c]);
+        }
+        for k in 0..NC {
+            for c in 0..MAX_CAPS {
+                base[c] = m.qh[k][c].mul_add(self.h[k], base[c]);
             }
-            base[c] = b;
         }
         let mut y = m.ou0.mul_add(u0, self.y_const);
         for c in 0..NC {
@@ -813,11 +821,14 @@ impl<N: Nonlinearity> DkSolver<N> {
         }
         if np > 0 {
             let hit = match self.table.as_mut() {
-                Some(Tabulation::Single(t)) => t.solve(u0, &mut self.i),
-                Some(Tabulation::Split(t)) => {
-                    let p = drive::<NC>(&m.pu0, &m.ph, &self.p_const, &self.h, u0, np);
-                    t.solve(&p, &m.k, &mut self.i)
-                }
+                Some(Tabulation::Single(t)) => t.solve::<N>(u0, &mut self.i),
+                Some(Tabulation::Split(t)) => match N::HALVES {
+                    Some(halves) => {
+                        let p = drive::<NC>(&m.pu0, &m.ph, &self.p_const, &self.h, u0, np);
+                        t.solve(halves, &p, &mut self.i)
+                    }
+                    None => false,
+                },
                 None => false,
             };
             if hit {
@@ -839,19 +850,25 @@ impl<N: Nonlinearity> DkSolver<N> {
                 y = m.oi[a].mul_add(i[a], y);
             }
         }
-        for c in 0..NC {
-            let mut vc = base[c];
-            for a in 0..np {
-                if N::DRIVEN[a] {
-                    vc = m.qi[c][a].mul_add(i[a], vc);
+        let mut vc = base;
+        for a in 0..np {
+            if N::DRIVEN[a] {
+                for c in 0..MAX_CAPS {
+                    vc[c] = m.qi[a][c].mul_add(i[a], vc[c]);
                 }
             }
-            self.h_next[c] = flush(self.two_gc[c].mul_add(vc, -self.h[c]));
+        }
+        let mut h_next = [0.0; MAX_CAPS];
+        for c in 0..MAX_CAPS {
+            h_next[c] = flush(self.two_gc[c].mul_add(vc[c], -self.h[c]));
         }
         if let Some(Tabulation::Single(t)) = self.table.as_mut() {
-            t.carry::<NC>(&base, &self.h, &self.two_gc, i);
+            t.carry::<N, NC>(&base, &self.h, &self.two_gc, i);
         }
-        std::mem::swap(&mut self.h, &mut self.h_next);
+        // Whole arrays (a store in pieces reloaded whole by the next sample would stall
+        // store forwarding).
+        self.h_prev = self.h;
+        self.h = h_next;
         y
     }
 
@@ -943,8 +960,7 @@ impl<N: Nonlinearity> DkSolver<N> {
 
     /// Port voltages (V) of the last solved sample (the rest point after `prepare`/`reset`),
     /// in port order (only the first `PORTS` entries are meaningful). After a table-solved
-    /// sample they are computed here from that sample's drive (its history is `h_next`
-    /// once `step` has swapped the buffers).
+    /// sample they are computed here from that sample's drive (its history, `h_prev`).
     pub fn port_voltages(&self) -> [f64; MAX_PORTS] {
         if !self.v_stale {
             return self.v;
@@ -954,7 +970,7 @@ impl<N: Nonlinearity> DkSolver<N> {
             &m.pu0,
             &m.ph,
             &self.p_const,
-            &self.h_next,
+            &self.h_prev,
             self.last_u0,
             N::PORTS,
         );

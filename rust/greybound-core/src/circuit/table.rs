@@ -152,8 +152,22 @@ pub struct HermiteTable {
     axes: [Axis; 2],
     dims: usize,
     outputs: usize,
-    /// Per cell, per output: 16 (2-D, `a[i*4 + j]` for `s^i t^j`) or 4 (1-D) coefficients.
+    /// Per cell, per output: 16 (2-D, `a[j*4 + i]` for `s^i t^j`: the four `s`-rows side by
+    /// side, one vector per power of `t`) or 4 (1-D) coefficients.
     coef: Vec<f64>,
+    /// Offsets (in `coef`) of one cell along each axis.
+    stride: [usize; 2],
+}
+
+/// The `s`-rows of a bicubic cell at `t`: `c_i(t) = Σ_j a[j*4 + i]·t^j`, four lanes side by
+/// side (one vector operation per step where the CPU has them).
+#[inline(always)]
+fn rows(a: &[f64; 16], t: f64) -> [f64; 4] {
+    let mut c = [0.0; 4];
+    for i in 0..4 {
+        c[i] = cubic(a[i], a[4 + i], a[8 + i], a[12 + i], t);
+    }
+    c
 }
 
 /// Value and gradient of each output at one point.
@@ -209,28 +223,32 @@ impl HermiteTable {
                     }
                     for i in 0..4 {
                         for j in 0..4 {
-                            out[i * 4 + j] = (0..4).map(|k| mf[i][k] * HERMITE[j][k]).sum();
+                            out[j * 4 + i] = (0..4).map(|k| mf[i][k] * HERMITE[j][k]).sum();
                         }
                     }
                 }
             }
         }
+        let stride = [outputs * per, (n0 - 1) * outputs * per];
         HermiteTable {
             axes,
             dims,
             outputs,
             coef,
+            stride,
         }
     }
 
-    /// Values only at `x` (only `x[0]` in 1-D); `None` outside the grid.
+    /// Values only at `x` (only `x[0]` in 1-D) of the first `outputs` outputs (at most the
+    /// table's own: a constant at the call site unrolls the loop); `None` outside the grid.
     #[inline(always)]
-    pub fn values(&self, x: [f64; 2]) -> Option<[f64; MAX_OUTPUTS]> {
+    pub fn values(&self, x: [f64; 2], outputs: usize) -> Option<[f64; MAX_OUTPUTS]> {
+        debug_assert!(outputs <= self.outputs);
         let (c0, s, _) = self.axes[0].locate(x[0])?;
         let mut out = [0.0; MAX_OUTPUTS];
         if self.dims == 1 {
             let base = c0 * self.outputs * 4;
-            for (o, v) in out.iter_mut().enumerate().take(self.outputs) {
+            for (o, v) in out.iter_mut().enumerate().take(outputs) {
                 let a: &[f64; 4] = self
                     .coef
                     .get(base + o * 4..base + o * 4 + 4)?
@@ -241,27 +259,29 @@ impl HermiteTable {
             return Some(out);
         }
         let (c1, t, _) = self.axes[1].locate(x[1])?;
-        let base = (c0 + (self.axes[0].len() - 1) * c1) * self.outputs * 16;
-        for (o, v) in out.iter_mut().enumerate().take(self.outputs) {
+        let base = c0 * self.stride[0] + c1 * self.stride[1];
+        for (o, v) in out.iter_mut().enumerate().take(outputs) {
             let a: &[f64; 16] = self
                 .coef
                 .get(base + o * 16..base + o * 16 + 16)?
                 .try_into()
                 .ok()?;
-            let row = |i: usize| cubic(a[i * 4], a[i * 4 + 1], a[i * 4 + 2], a[i * 4 + 3], t);
-            *v = cubic(row(0), row(1), row(2), row(3), s);
+            let c = rows(a, t);
+            *v = cubic(c[0], c[1], c[2], c[3], s);
         }
         Some(out)
     }
 
-    /// Value and gradient at `x` (only `x[0]` in 1-D); `None` outside the grid.
+    /// Value and gradient at `x` (only `x[0]` in 1-D) of the first `outputs` outputs (as in
+    /// [`Self::values`]); `None` outside the grid.
     #[inline(always)]
-    pub fn lookup(&self, x: [f64; 2]) -> Option<Lookup> {
+    pub fn lookup(&self, x: [f64; 2], outputs: usize) -> Option<Lookup> {
+        debug_assert!(outputs <= self.outputs);
         let (c0, s, inv0) = self.axes[0].locate(x[0])?;
         let mut out = Lookup::default();
         if self.dims == 1 {
             let base = c0 * self.outputs * 4;
-            for o in 0..self.outputs {
+            for o in 0..outputs.min(MAX_OUTPUTS) {
                 let a: &[f64; 4] = self
                     .coef
                     .get(base + o * 4..base + o * 4 + 4)?
@@ -273,20 +293,18 @@ impl HermiteTable {
             return Some(out);
         }
         let (c1, t, inv1) = self.axes[1].locate(x[1])?;
-        let base = (c0 + (self.axes[0].len() - 1) * c1) * self.outputs * 16;
-        for o in 0..self.outputs {
+        let base = c0 * self.stride[0] + c1 * self.stride[1];
+        for o in 0..outputs.min(MAX_OUTPUTS) {
             let a: &[f64; 16] = self
                 .coef
                 .get(base + o * 16..base + o * 16 + 16)?
                 .try_into()
                 .ok()?;
-            // c_i(t) = Σ_j a[i][j] t^j and its t-derivative.
-            let mut c = [0.0; 4];
+            let c = rows(a, t);
+            // ∂c_i/∂t, lanes over i as in `rows`.
             let mut dc = [0.0; 4];
             for i in 0..4 {
-                let r = &a[i * 4..i * 4 + 4];
-                c[i] = cubic(r[0], r[1], r[2], r[3], t);
-                dc[i] = slope(r[1], r[2], r[3], t);
+                dc[i] = slope(a[4 + i], a[8 + i], a[12 + i], t);
             }
             out.value[o] = cubic(c[0], c[1], c[2], c[3], s);
             out.grad[o][0] = slope(c[1], c[2], c[3], s) * inv0;
@@ -336,7 +354,7 @@ mod tests {
         };
         let t = table2(f, 7);
         for &(x, y) in &[(-0.93, 0.61), (0.0, 1.0), (1.37, 2.99), (1.999, 0.5)] {
-            let l = t.lookup([x, y]).expect("inside");
+            let l = t.lookup([x, y], 2).expect("inside");
             let (v, gx, gy, _) = f(x, y);
             assert!((l.value[0] - v).abs() < 1e-12, "{} vs {v}", l.value[0]);
             assert!((l.value[1] + v).abs() < 1e-12);
@@ -359,7 +377,7 @@ mod tests {
                     -1.0 + 3.0 * (k as f64 * 0.618).fract(),
                     0.5 + 2.5 * (k as f64 * 0.377).fract(),
                 );
-                worst = worst.max((t.lookup([x, y]).unwrap().value[0] - f(x, y).0).abs());
+                worst = worst.max((t.lookup([x, y], 2).unwrap().value[0] - f(x, y).0).abs());
             }
             worst
         };
@@ -393,10 +411,10 @@ mod tests {
     #[test]
     fn outside_the_grid_and_nan_are_misses() {
         let t = table2(|x, y| (x + y, 1.0, 1.0, 0.0), 5);
-        assert!(t.lookup([-1.01, 1.0]).is_none());
-        assert!(t.lookup([0.0, 3.01]).is_none());
-        assert!(t.lookup([f64::NAN, 1.0]).is_none());
-        assert!(t.lookup([2.0, 3.0]).is_some());
+        assert!(t.lookup([-1.01, 1.0], 2).is_none());
+        assert!(t.lookup([0.0, 3.01], 2).is_none());
+        assert!(t.lookup([f64::NAN, 1.0], 2).is_none());
+        assert!(t.lookup([2.0, 3.0], 2).is_some());
     }
 
     #[test]
@@ -415,7 +433,7 @@ mod tests {
             .collect();
         let t = HermiteTable::build([axis, Axis::uniform(0.0, 1.0, 2)], 1, 1, &nodes);
         for &x in &[-1.9, -0.3, 0.0, 1.234] {
-            let l = t.lookup([x, 0.0]).unwrap();
+            let l = t.lookup([x, 0.0], 1).unwrap();
             assert!((l.value[0] - f(x).0).abs() < 1e-12);
             assert!((l.grad[0][0] - f(x).1).abs() < 1e-11);
         }

@@ -70,12 +70,13 @@ impl Smoother {
 }
 use crate::denormal::{to_f32_flushed, DenormalGuard};
 use crate::error::Error;
+use crate::fused::{CircuitKernel, FusedDevice, Kernel};
 use crate::monitor::{Probe, Rails};
 use crate::processor::{Processor, Spec};
 
 /// A circuit described by validated parameters.
 pub trait CircuitDesign: Send + Sized {
-    type Device: Nonlinearity;
+    type Device: FusedDevice;
     /// The registry name of the stage.
     const KIND: &'static str;
     /// Builds the design, checking parameter combinations the declarations cannot express.
@@ -119,6 +120,13 @@ pub trait CircuitDesign: Send + Sized {
     fn netlist_into(&self, net: &mut Netlist) {
         *net = self.netlist();
     }
+}
+
+/// One sample of a circuit stage (V in, V out): the input conditioned, solved, and returned
+/// as `f32` with subnormals flushed. Shared by the stage's loop and the fused loop.
+#[inline(always)]
+pub fn circuit_sample<N: Nonlinearity>(solver: &mut DkSolver<N>, x: f32) -> f32 {
+    to_f32_flushed(solver.step(condition_input(x)))
 }
 
 /// A circuit stage: its design and, once prepared, its solver.
@@ -213,7 +221,7 @@ impl<D: CircuitDesign> CircuitStage<D> {
             // A plain loop (not a closure): it must inline into `run_fma`.
             (Some(s), None) => {
                 for x in buf.iter_mut() {
-                    *x = to_f32_flushed(s.step(condition_input(*x)));
+                    *x = circuit_sample(s, *x);
                 }
             }
             (Some(s), Some((p, _, _))) => {
@@ -386,5 +394,17 @@ impl<D: CircuitDesign> Processor for CircuitStage<D> {
 
     fn tail_samples(&self) -> usize {
         self.solver.as_ref().map_or(0, |s| s.tail_samples())
+    }
+
+    /// The solver's step while no knob moves and probing is off.
+    fn kernel(&mut self) -> Option<Kernel<'_>> {
+        if self.probe.is_some() || !self.knobs.iter().all(Smoother::idle) {
+            return None;
+        }
+        let solver = self.solver.as_mut()?;
+        Some(D::Device::kernel(CircuitKernel {
+            solver,
+            clock: &mut self.clock,
+        }))
     }
 }

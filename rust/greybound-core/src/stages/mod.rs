@@ -20,7 +20,8 @@ mod volume;
 
 pub use cathode_follower::CathodeFollower;
 pub use circuit_stage::{
-    CircuitDesign, CircuitStage, DEFAULT_SMOOTHING_MS, MAX_SMOOTHING_MS, RETUNE_INTERVAL,
+    circuit_sample, CircuitDesign, CircuitStage, DEFAULT_SMOOTHING_MS, MAX_SMOOTHING_MS,
+    RETUNE_INTERVAL,
 };
 pub use cut::Cut;
 pub use diode_clipper::DiodeClipper;

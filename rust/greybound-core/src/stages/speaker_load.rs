@@ -24,6 +24,7 @@ use super::condition_input;
 use super::params::{number as num, Params, StageSpec};
 use crate::denormal::{flush, to_f32_flushed, DenormalGuard};
 use crate::error::Error;
+use crate::fused::Kernel;
 use crate::processor::{Processor, Spec};
 use std::f64::consts::PI;
 
@@ -140,6 +141,12 @@ impl SpeakerLoad {
         (self.b, self.a)
     }
 
+    /// One sample (V in, V out), as `process` computes it.
+    #[inline(always)]
+    pub fn sample(&mut self, x: f32) -> f32 {
+        to_f32_flushed(self.tick(condition_input(x)))
+    }
+
     #[inline(always)]
     fn tick(&mut self, x: f64) -> f64 {
         let (b, a, s) = (&self.b, &self.a, &mut self.state);
@@ -189,8 +196,12 @@ impl Processor for SpeakerLoad {
     fn process(&mut self, buf: &mut [f32]) {
         let _ftz = DenormalGuard::new();
         for x in buf.iter_mut() {
-            *x = to_f32_flushed(self.tick(condition_input(*x)));
+            *x = self.sample(*x);
         }
+    }
+
+    fn kernel(&mut self) -> Option<Kernel<'_>> {
+        Some(Kernel::Speaker(self))
     }
 
     fn tail_samples(&self) -> usize {

@@ -63,19 +63,17 @@ pub(super) struct Single {
     zh: [[f64; 2]; MAX_CAPS],
     /// `Σ_c zh[c]·h_c` for the next sample, carried from the last one's state update
     /// (`carry`): the lookup then waits on two FMAs after the port currents instead of the
-    /// whole history update. `zi[d][a]` = Σ_c zh[c][d]·2gc_c·∂vc_c/∂i_a.
+    /// whole history update. `zi[a][d]` = Σ_c zh[c][d]·2gc_c·∂vc_c/∂i_a.
     z_carry: [f64; 2],
-    zi: [[f64; MAX_PORTS]; 2],
-    /// Driven ports, in the table's output order.
-    driven: [usize; 2],
-    outputs: usize,
-    dims: usize,
+    zi: [[f64; 2]; MAX_PORTS],
 }
 
 #[derive(Debug, Clone)]
 pub(super) struct Split {
-    halves: [Half; 2],
     tables: [HermiteTable; 2],
+    /// Coupling (V/A) of the other half's current into each half's two table coordinates:
+    /// `K[sense][other driven]`.
+    couple: [[f64; 2]; 2],
     /// The tangent predictor: the last solved drive and the solution's sensitivities
     /// `∂(i_a, w)/∂(p_a, p_b)` (A/V) from that solve's gradients.
     p_prev: [f64; MAX_PORTS],
@@ -114,18 +112,24 @@ pub(super) fn drive<const NC: usize>(
 
 impl Single {
     /// Port currents (A) into `i` for input `u0` (V) and history `h`; `false` outside the
-    /// table.
+    /// table. The table's outputs are `N`'s driven ports in order (a constant of the
+    /// device, so the mapping folds at compile time).
     #[inline(always)]
-    pub(super) fn solve(&self, u0: f64, i: &mut [f64; MAX_PORTS]) -> bool {
+    pub(super) fn solve<N: Nonlinearity>(&self, u0: f64, i: &mut [f64; MAX_PORTS]) -> bool {
         let z = [
             self.zu0[0].mul_add(u0, self.z_carry[0]),
             self.zu0[1].mul_add(u0, self.z_carry[1]),
         ];
-        let Some(values) = self.table.values(z) else {
+        let Some(values) = self.table.values(z, N::DRIVEN_PORTS) else {
             return false;
         };
-        for o in 0..self.outputs {
-            i[self.driven[o]] = values[o];
+        let mut outputs = values.iter();
+        for a in 0..N::PORTS {
+            if N::DRIVEN[a] {
+                if let Some(v) = outputs.next() {
+                    i[a] = *v;
+                }
+            }
         }
         true
     }
@@ -133,24 +137,33 @@ impl Single {
     /// Sets the carried coordinates for the next sample from this one's history update
     /// `h' = 2gc·(base + Q_i·i) − h`, expanded so the currents enter last.
     #[inline(always)]
-    pub(super) fn carry<const NC: usize>(
+    pub(super) fn carry<N: Nonlinearity, const NC: usize>(
         &mut self,
         base: &[f64; MAX_CAPS],
         h: &[f64; MAX_CAPS],
         two_gc: &[f64; MAX_CAPS],
         i: &[f64; MAX_PORTS],
     ) {
-        for d in 0..self.dims {
-            let mut z = 0.0;
-            for c in 0..NC {
-                z = self.zh[c][d].mul_add(two_gc[c].mul_add(base[c], -h[c]), z);
-            }
-            for o in 0..self.outputs {
-                let a = self.driven[o];
-                z = self.zi[d][a].mul_add(i[a], z);
-            }
-            self.z_carry[d] = z;
+        // Lanes over the capacitors, then over both coordinates (a one-dimensional table's
+        // second coordinate has zero weights).
+        let mut g = [0.0; MAX_CAPS];
+        for c in 0..MAX_CAPS {
+            g[c] = two_gc[c].mul_add(base[c], -h[c]);
         }
+        let mut z = [0.0; 2];
+        for c in 0..NC {
+            for d in 0..2 {
+                z[d] = self.zh[c][d].mul_add(g[c], z[d]);
+            }
+        }
+        for a in 0..N::PORTS {
+            if N::DRIVEN[a] {
+                for d in 0..2 {
+                    z[d] = self.zi[a][d].mul_add(i[a], z[d]);
+                }
+            }
+        }
+        self.z_carry = z;
     }
 
     /// Sets the carried coordinates from a history `h` (after a reset).
@@ -168,18 +181,17 @@ impl Split {
     }
 
     /// Port currents (A) into `i` (holding the previous sample's) for drive `p`; `false`
-    /// outside a table or without convergence.
+    /// outside a table or without convergence. `halves` is the device's constant
+    /// ([`Nonlinearity::HALVES`]), so that the port indices fold at compile time.
     #[inline(always)]
     pub(super) fn solve(
         &mut self,
+        halves: [Half; 2],
         p: &[f64; MAX_PORTS],
-        k: &[f64; 16],
         i: &mut [f64; MAX_PORTS],
     ) -> bool {
-        let [a, b] = self.halves;
-        // Coupling of the other half's current into each half's table coordinates.
-        let ka = [k[a.sense[0] * 4 + b.driven], k[a.sense[1] * 4 + b.driven]];
-        let kb = [k[b.sense[0] * 4 + a.driven], k[b.sense[1] * 4 + a.driven]];
+        let [a, b] = halves;
+        let [ka, kb] = self.couple;
         // First guess: the last solution moved along its tangent by the drive's change.
         let dpa = a.sense.map(|s| p[s] - self.p_prev[s]);
         let dpb = b.sense.map(|s| p[s] - self.p_prev[s]);
@@ -198,7 +210,7 @@ impl Split {
                 kb[0].mul_add(ia, p[b.sense[0]]),
                 kb[1].mul_add(ia, p[b.sense[1]]),
             ];
-            let (Some(la), Some(lb)) = (self.tables[0].lookup(xa), self.tables[1].lookup(xb))
+            let (Some(la), Some(lb)) = (self.tables[0].lookup(xa, 1), self.tables[1].lookup(xb, 1))
             else {
                 break;
             };
@@ -618,11 +630,11 @@ impl<N: Nonlinearity> DkSolver<N> {
                 zh[c][d] = ph[a];
             }
         }
-        let mut zi = [[0.0; MAX_PORTS]; 2];
-        for (d, row) in zi.iter_mut().enumerate().take(dims) {
-            for (a, v) in row.iter_mut().enumerate() {
+        let mut zi = [[0.0; 2]; MAX_PORTS];
+        for (a, row) in zi.iter_mut().enumerate() {
+            for (d, v) in row.iter_mut().enumerate().take(dims) {
                 *v = (0..MAX_CAPS)
-                    .map(|c| zh[c][d] * self.two_gc[c] * self.m.qi[c][a])
+                    .map(|c| zh[c][d] * self.two_gc[c] * self.m.qi[a][c])
                     .sum();
             }
         }
@@ -632,9 +644,6 @@ impl<N: Nonlinearity> DkSolver<N> {
             zh,
             z_carry: [0.0; 2],
             zi,
-            driven: [outputs[0], *outputs.get(1).unwrap_or(&outputs[0])],
-            outputs: outputs.len(),
-            dims,
         };
         single.anchor(&self.h_rest_padded());
         Ok(Tabulation::Single(single))
@@ -688,9 +697,13 @@ impl<N: Nonlinearity> DkSolver<N> {
         }
         let t1 = tables.pop().expect("two tables");
         let t0 = tables.pop().expect("two tables");
+        let couple = [0, 1].map(|h| {
+            let (me, other) = (halves[h], halves[1 - h]);
+            me.sense.map(|s| k[s * 4 + other.driven])
+        });
         Ok(Tabulation::Split(Split {
-            halves,
             tables: [t0, t1],
+            couple,
             p_prev: [0.0; MAX_PORTS],
             sens: [[0.0; 2]; 4],
         }))
