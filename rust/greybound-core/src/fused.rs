@@ -11,7 +11,7 @@
 //!
 //! Each stage still sees exactly its own samples in order and writes them back to the
 //! block as `f32`, so a fused run is bit-identical to processing the block stage by stage.
-//! Dispatch is static: a [`Kernel`] is an enum over the stage kinds' per-sample steps,
+//! Dispatch is static: a [`Kernel`] holds an enum ([`Step`]) over the stage kinds' steps,
 //! inlined into the one loop (compiled with FMA where the CPU has it, as the stages' own
 //! loops are).
 
@@ -22,36 +22,36 @@ use crate::stages::{circuit_sample, PushPullPentodes, SpeakerLoad, TransformerCo
 /// Longest run of stages fused into one loop (longer runs are split).
 pub const MAX_FUSED: usize = 16;
 
-/// A circuit stage's per-sample step: its solver, and its sample clock (the knob retune
-/// grid), advanced by the samples a fused run processed.
-pub struct CircuitKernel<'a, N: Nonlinearity> {
-    pub solver: &'a mut DkSolver<N>,
-    pub clock: &'a mut u64,
+/// One stage's per-sample step, for the fused loop, and the stage's sample clock (a circuit
+/// stage's knob retune grid), advanced by the samples a fused run processed. Offered by a
+/// stage ([`Processor::kernel`]) only while its per-sample step is all its `process` would
+/// do (no knob ramp, no telemetry).
+pub struct Kernel<'a> {
+    step: Step<'a>,
+    clock: Option<&'a mut u64>,
 }
 
-/// One stage's per-sample step, for the fused loop. Offered by a stage
-/// ([`Processor::kernel`]) only while its per-sample step is all its `process` would do
-/// (no knob ramp, no telemetry).
-pub enum Kernel<'a> {
-    Linear(CircuitKernel<'a, Linear>),
-    Diodes(CircuitKernel<'a, DiodePair>),
-    Triode(CircuitKernel<'a, GridDiodeTriode>),
-    Pair(CircuitKernel<'a, TriodePair>),
-    PushPull(CircuitKernel<'a, PushPullPentodes>),
-    Core(CircuitKernel<'a, TransformerCore>),
+/// The per-sample steps, one variant per device type (and the speaker load).
+pub enum Step<'a> {
+    Linear(&'a mut DkSolver<Linear>),
+    Diodes(&'a mut DkSolver<DiodePair>),
+    Triode(&'a mut DkSolver<GridDiodeTriode>),
+    Pair(&'a mut DkSolver<TriodePair>),
+    PushPull(&'a mut DkSolver<PushPullPentodes>),
+    Core(&'a mut DkSolver<TransformerCore>),
     Speaker(&'a mut SpeakerLoad),
 }
 
-/// A device whose circuit stages can be fused: names its [`Kernel`] variant.
+/// A device whose circuit stages can be fused: names its [`Step`] variant.
 pub trait FusedDevice: Nonlinearity + Sized {
-    fn kernel(k: CircuitKernel<'_, Self>) -> Kernel<'_>;
+    fn step(solver: &mut DkSolver<Self>) -> Step<'_>;
 }
 
 macro_rules! fused_device {
     ($device:ty, $variant:ident) => {
         impl FusedDevice for $device {
-            fn kernel(k: CircuitKernel<'_, Self>) -> Kernel<'_> {
-                Kernel::$variant(k)
+            fn step(solver: &mut DkSolver<Self>) -> Step<'_> {
+                Step::$variant(solver)
             }
         }
     };
@@ -64,33 +64,42 @@ fused_device!(TriodePair, Pair);
 fused_device!(PushPullPentodes, PushPull);
 fused_device!(TransformerCore, Core);
 
-impl Kernel<'_> {
+impl<'a> Kernel<'a> {
+    /// A circuit stage's kernel: its solver and its sample clock.
+    pub fn circuit<N: FusedDevice>(solver: &'a mut DkSolver<N>, clock: &'a mut u64) -> Self {
+        Kernel {
+            step: N::step(solver),
+            clock: Some(clock),
+        }
+    }
+
+    /// The speaker load's kernel (no clock: it has no knobs).
+    pub fn speaker(stage: &'a mut SpeakerLoad) -> Self {
+        Kernel {
+            step: Step::Speaker(stage),
+            clock: None,
+        }
+    }
+
     /// One sample (V in, V out), exactly as the stage's `process` computes it.
     #[inline(always)]
     fn step(&mut self, x: f32) -> f32 {
-        match self {
-            Kernel::Linear(k) => circuit_sample(k.solver, x),
-            Kernel::Diodes(k) => circuit_sample(k.solver, x),
-            Kernel::Triode(k) => circuit_sample(k.solver, x),
-            Kernel::Pair(k) => circuit_sample(k.solver, x),
-            Kernel::PushPull(k) => circuit_sample(k.solver, x),
-            Kernel::Core(k) => circuit_sample(k.solver, x),
-            Kernel::Speaker(s) => s.sample(x),
+        match &mut self.step {
+            Step::Linear(s) => circuit_sample(s, x),
+            Step::Diodes(s) => circuit_sample(s, x),
+            Step::Triode(s) => circuit_sample(s, x),
+            Step::Pair(s) => circuit_sample(s, x),
+            Step::PushPull(s) => circuit_sample(s, x),
+            Step::Core(s) => circuit_sample(s, x),
+            Step::Speaker(s) => s.sample(x),
         }
     }
 
     /// Books `n` processed samples with the stage.
     fn finish(&mut self, n: usize) {
-        let clock = match self {
-            Kernel::Linear(k) => &mut *k.clock,
-            Kernel::Diodes(k) => &mut *k.clock,
-            Kernel::Triode(k) => &mut *k.clock,
-            Kernel::Pair(k) => &mut *k.clock,
-            Kernel::PushPull(k) => &mut *k.clock,
-            Kernel::Core(k) => &mut *k.clock,
-            Kernel::Speaker(_) => return,
-        };
-        *clock += n as u64;
+        if let Some(clock) = self.clock.as_mut() {
+            **clock += n as u64;
+        }
     }
 }
 

@@ -70,7 +70,7 @@ impl Smoother {
 }
 use crate::denormal::{to_f32_flushed, DenormalGuard};
 use crate::error::Error;
-use crate::fused::{CircuitKernel, FusedDevice, Kernel};
+use crate::fused::{FusedDevice, Kernel};
 use crate::monitor::{Probe, Rails};
 use crate::processor::{Processor, Spec};
 
@@ -402,9 +402,6 @@ impl<D: CircuitDesign> Processor for CircuitStage<D> {
             return None;
         }
         let solver = self.solver.as_mut()?;
-        Some(D::Device::kernel(CircuitKernel {
-            solver,
-            clock: &mut self.clock,
-        }))
+        Some(Kernel::circuit(solver, &mut self.clock))
     }
 }

@@ -201,7 +201,7 @@ impl Processor for SpeakerLoad {
     }
 
     fn kernel(&mut self) -> Option<Kernel<'_>> {
-        Some(Kernel::Speaker(self))
+        Some(Kernel::speaker(self))
     }
 
     fn tail_samples(&self) -> usize {
