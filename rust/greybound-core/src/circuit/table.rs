@@ -289,6 +289,13 @@ impl HermiteTable {
         }
     }
 
+    /// The `N` coefficients of one cell's output starting at `at` in `coef`; `None` past
+    /// the end.
+    #[inline(always)]
+    fn cell<const N: usize>(&self, at: usize) -> Option<&[f64; N]> {
+        self.coef.get(at..at + N)?.try_into().ok()
+    }
+
     /// Values only at `x` (only `x[0]` in 1-D) of the first `outputs` outputs (at most the
     /// table's own: a constant at the call site unrolls the loop); `None` outside the grid.
     #[inline(always)]
@@ -297,13 +304,9 @@ impl HermiteTable {
         let (c0, s, _) = self.axes[0].locate(x[0])?;
         let mut out = [0.0; MAX_OUTPUTS];
         if self.dims == 1 {
-            let base = c0 * self.outputs * 4;
+            let base = c0 * self.stride[0];
             for (o, v) in out.iter_mut().enumerate().take(outputs) {
-                let a: &[f64; 4] = self
-                    .coef
-                    .get(base + o * 4..base + o * 4 + 4)?
-                    .try_into()
-                    .ok()?;
+                let a: &[f64; 4] = self.cell(base + o * 4)?;
                 *v = cubic(a[0], a[1], a[2], a[3], s);
             }
             return Some(out);
@@ -311,11 +314,7 @@ impl HermiteTable {
         let (c1, t, _) = self.axes[1].locate(x[1])?;
         let base = c0 * self.stride[0] + c1 * self.stride[1];
         for (o, v) in out.iter_mut().enumerate().take(outputs) {
-            let a: &[f64; 16] = self
-                .coef
-                .get(base + o * 16..base + o * 16 + 16)?
-                .try_into()
-                .ok()?;
+            let a: &[f64; 16] = self.cell(base + o * 16)?;
             let (c, _) = rows(a, t, self.fma);
             *v = cubic(c[0], c[1], c[2], c[3], s);
         }
@@ -330,13 +329,9 @@ impl HermiteTable {
         let (c0, s, inv0) = self.axes[0].locate(x[0])?;
         let mut out = Lookup::default();
         if self.dims == 1 {
-            let base = c0 * self.outputs * 4;
+            let base = c0 * self.stride[0];
             for o in 0..outputs.min(MAX_OUTPUTS) {
-                let a: &[f64; 4] = self
-                    .coef
-                    .get(base + o * 4..base + o * 4 + 4)?
-                    .try_into()
-                    .ok()?;
+                let a: &[f64; 4] = self.cell(base + o * 4)?;
                 out.value[o] = cubic(a[0], a[1], a[2], a[3], s);
                 out.grad[o][0] = slope(a[1], a[2], a[3], s) * inv0;
             }
@@ -345,11 +340,7 @@ impl HermiteTable {
         let (c1, t, inv1) = self.axes[1].locate(x[1])?;
         let base = c0 * self.stride[0] + c1 * self.stride[1];
         for o in 0..outputs.min(MAX_OUTPUTS) {
-            let a: &[f64; 16] = self
-                .coef
-                .get(base + o * 16..base + o * 16 + 16)?
-                .try_into()
-                .ok()?;
+            let a: &[f64; 16] = self.cell(base + o * 16)?;
             let (c, dc) = rows(a, t, self.fma);
             out.value[o] = cubic(c[0], c[1], c[2], c[3], s);
             out.grad[o][0] = slope(c[1], c[2], c[3], s) * inv0;
